@@ -1,0 +1,3 @@
+// danfojs-node requires @tensorflow/tfjs-node; this shim re-exports the pure @tensorflow/tfjs so that
+// danfo and persona-kit share one tfjs instance (see shared/docs/PLATFORM.md).
+module.exports = require("@tensorflow/tfjs");
