@@ -21,6 +21,9 @@ export function initBackend(name?: BackendName): Promise<BackendName> {
   }
   if (ready && tf.getBackend() === wanted) return ready;
   ready = (async () => {
+    // Silence tfjs's "install tfjs-node" banner (printed when the cpu backend is created): tfjs-node cannot be
+    // installed offline, and the banner would pollute the CLI's output.
+    tf.env().set("PROD", true);
     const ok = await tf.setBackend(wanted);
     if (!ok) throw new Error(`initBackend: backend "${wanted}" failed to initialise`);
     await tf.ready();

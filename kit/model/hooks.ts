@@ -92,9 +92,10 @@ export function hookNames(cfg: Pick<ModelConfig, "family" | "n_layers">): HookNa
  * `("pattern", 0)` → `"blocks.0.attn.hook_pattern"`, `("embed")` → `"hook_embed"`. Full names pass through.
  */
 export function actName(name: string, layer?: number): string {
-  if (name.startsWith("blocks.") || name === "ln_final.hook_normalized" || name.startsWith("hook_")) {
-    if (layer !== undefined && !name.startsWith("blocks.")) return `blocks.${layer}.${name}`;
-    return name;
+  if (name.startsWith("blocks.") || name === "ln_final.hook_normalized") return name;
+  if (name.includes("hook_")) {
+    const global = name === "hook_embed" || name === "hook_pos_embed";
+    return layer !== undefined && !global ? `blocks.${layer}.${name}` : name;
   }
   const short: Record<string, BlockHookName> = {
     resid_pre: "hook_resid_pre",
