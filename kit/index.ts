@@ -1,0 +1,57 @@
+/**
+ * persona-kit: a TypeScript notebook kit for persona-robustness research.
+ * This file only re-exports, grouped by section.
+ */
+
+// --- Backend ---
+export { initBackend, tf, type BackendName } from "./backend";
+
+// --- Model: config, parameters, the hooked transformer ---
+export {
+  PRESETS,
+  configProblems,
+  makeConfig,
+  presetConfig,
+  resolveConfig,
+  validateConfig,
+  type ActFn,
+  type ModelConfig,
+  type ModelConfigInput,
+  type ModelFamily,
+  type PresetName,
+  type RopeStyle,
+} from "./model/config";
+export { countParams, initParams, paramShapes } from "./model/params";
+export { HookedTransformer, KVCache, type ForwardOptions, type TokensInput } from "./model/transformer";
+
+// --- Hooks and activation caches ---
+export { ActivationCache } from "./model/cache";
+export {
+  actName,
+  hookNames,
+  type BlockHookName,
+  type FwdHook,
+  type GlobalHookName,
+  type HookFilter,
+  type HookFn,
+  type HookName,
+  type HookPoint,
+} from "./model/hooks";
+
+// --- Generation ---
+export { generate, type GenerateOptions, type GenerateResult, type PromptInput } from "./generate/generate";
+export { Sampler, argmax, type SamplingOptions } from "./generate/sampler";
+
+// --- Loading and saving ---
+export { loadModel, saveModel, type LoadModelOptions } from "./io/load";
+export { configFromHf, configToHf, loadHfFolder, saveHfFolder } from "./io/hf";
+export { isHubId, resolveModelFolder, HubError, type HubOptions } from "./io/hub";
+export { readLlama2cCheckpoint, writeLlama2cCheckpoint, type Llama2cCheckpoint } from "./io/llama2c";
+export { readSafetensors, readSafetensorsHeader, readShardedSafetensors, writeSafetensors } from "./io/safetensors";
+
+// --- Tokenizers ---
+export type { Tokenizer, EncodeOptions, DecodeOptions } from "./tokenizers/types";
+export { Llama2cTokenizer } from "./tokenizers/llama2c";
+export { HfTokenizer } from "./tokenizers/hf";
+export { WordLevelTokenizer } from "./tokenizers/wordlevel";
+export { loadTokenizer } from "./tokenizers/load";
