@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * The `persona-kit` command line.
  *
@@ -36,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command ? 0 : 2;
   }
+  if (command !== "generate" && command !== "inspect") throw new UsageError(`unknown command ${JSON.stringify(command)} (expected generate or inspect)`);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -81,8 +81,9 @@ export async function main(argv: string[]): Promise<number> {
   throw new UsageError(`unknown command ${JSON.stringify(command)} (expected generate or inspect)`);
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
+/** Run the CLI and exit with its status (used by the `persona-kit` bin). */
+export function run(argv: string[]): void {
+  main(argv).then(
     (code) => process.exit(code),
     (e: unknown) => {
       const err = e as Error;
@@ -92,3 +93,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) run(process.argv.slice(2));
