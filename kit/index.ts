@@ -44,7 +44,7 @@ export { Sampler, argmax, type SamplingOptions } from "./generate/sampler";
 
 // --- Loading and saving ---
 export { loadModel, saveModel, type LoadModelOptions } from "./io/load";
-export { configFromHf, configToHf, loadHfFolder, saveHfFolder } from "./io/hf";
+export { configFromHf, configToHf, loadHfFolder, saveHfFolder, type SaveHfOptions } from "./io/hf";
 export { isHubId, resolveModelFolder, HubError, type HubOptions } from "./io/hub";
 export { readLlama2cCheckpoint, writeLlama2cCheckpoint, type Llama2cCheckpoint } from "./io/llama2c";
 export { readSafetensors, readSafetensorsHeader, readShardedSafetensors, writeSafetensors } from "./io/safetensors";

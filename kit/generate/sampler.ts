@@ -36,6 +36,7 @@ export class Sampler {
   sample(logits: ArrayLike<number>, { temperature = 1, topK = 0, topP = 1 }: SamplingOptions = {}): number {
     if (temperature === 0) return argmax(logits);
     const V = logits.length;
+    if (!(topK > 0 && topK < V) && topP >= 1) return this.sampleAll(logits, temperature);
     let ids = Array.from({ length: V }, (_, i) => i);
     if ((topK > 0 && topK < V) || topP < 1) ids.sort((a, b) => logits[b] - logits[a] || a - b);
     if (topK > 0 && topK < V) ids = ids.slice(0, topK);
@@ -63,5 +64,21 @@ export class Sampler {
       if (r <= 0) return ids[j];
     }
     return ids[ids.length - 1];
+  }
+
+  /** Temperature sampling over the whole vocabulary, on typed arrays (the common case; no sorting). */
+  private sampleAll(logits: ArrayLike<number>, temperature: number): number {
+    const V = logits.length;
+    let max = -Infinity;
+    for (let i = 0; i < V; i++) if (logits[i] > max) max = logits[i];
+    const probs = new Float64Array(V);
+    let total = 0;
+    for (let i = 0; i < V; i++) total += probs[i] = Math.exp((logits[i] - max) / temperature);
+    let r = this.rand() * total;
+    for (let i = 0; i < V; i++) {
+      r -= probs[i];
+      if (r <= 0) return i;
+    }
+    return V - 1;
   }
 }

@@ -387,15 +387,53 @@ export function loadHfFolder(dir: string, { tokenizer = "auto" }: LoadHfOptions 
   return new HookedTransformer(cfg, params, { tokenizer: tok });
 }
 
-/** Write a model as a Hugging Face folder: config.json, model.safetensors, tokenizer.json, tokenizer_config.json. */
-export function saveHfFolder(model: HookedTransformer, dir: string, { metadata = {} }: { metadata?: Record<string, string> } = {}): void {
+export interface SaveHfOptions {
+  /** Stored dtype of the weights (default "F32"; F16/BF16 round to nearest even). */
+  dtype?: "F32" | "F16" | "BF16";
+  /** Split the weights into shards of at most this many bytes, with a `model.safetensors.index.json` (default: one file). */
+  maxShardBytes?: number;
+  /** Extra safetensors `__metadata__` entries. */
+  metadata?: Record<string, string>;
+}
+
+/** Write a model as a Hugging Face folder: config.json, model.safetensors (or shards + index), tokenizer.json, tokenizer_config.json. */
+export function saveHfFolder(model: HookedTransformer, dir: string, { dtype = "F32", maxShardBytes, metadata = {} }: SaveHfOptions = {}): void {
+  if (maxShardBytes !== undefined && !(Number.isInteger(maxShardBytes) && maxShardBytes > 0)) {
+    throw new RangeError(`saveHfFolder: maxShardBytes must be a positive integer, received ${maxShardBytes}`);
+  }
   fs.mkdirSync(dir, { recursive: true });
   const cfg = model.cfg;
   const params = model.weightsToArrays();
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const spec of hfSpecs(cfg, "")) out.set(spec.name, { shape: spec.shape, data: spec.fromKit(params) });
-  writeSafetensors(path.join(dir, "model.safetensors"), out, { format: "pt", ...metadata });
+  const bytesPer = dtype === "F32" ? 4 : 2;
+  const tensors = hfSpecs(cfg, "").map((spec) => ({ name: spec.name, shape: spec.shape, data: spec.fromKit(params), dtype }));
+  const meta = { format: "pt", ...metadata };
+  for (const stale of ["model.safetensors", "model.safetensors.index.json"]) fs.rmSync(path.join(dir, stale), { force: true });
+  if (maxShardBytes === undefined) {
+    writeSafetensors(path.join(dir, "model.safetensors"), new Map(tensors.map((t) => [t.name, t])), meta);
+  } else {
+    const shards: (typeof tensors)[] = [[]];
+    let size = 0;
+    for (const t of tensors) {
+      const bytes = t.data.length * bytesPer;
+      if (size > 0 && size + bytes > maxShardBytes) {
+        shards.push([]);
+        size = 0;
+      }
+      shards[shards.length - 1].push(t);
+      size += bytes;
+    }
+    const weightMap: Record<string, string> = {};
+    const pad = (i: number) => String(i).padStart(5, "0");
+    shards.forEach((shard, i) => {
+      const file = `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`;
+      writeSafetensors(path.join(dir, file), new Map(shard.map((t) => [t.name, t])), meta);
+      for (const t of shard) weightMap[t.name] = file;
+    });
+    const totalSize = tensors.reduce((a, t) => a + t.data.length * bytesPer, 0);
+    writeJson(path.join(dir, "model.safetensors.index.json"), { metadata: { total_size: totalSize }, weight_map: weightMap });
+  }
   const hfCfg = configToHf(cfg);
+  hfCfg.torch_dtype = { F32: "float32", F16: "float16", BF16: "bfloat16" }[dtype];
   writeJson(path.join(dir, "config.json"), hfCfg);
   if (model.tokenizer) {
     writeJson(path.join(dir, "tokenizer.json"), model.tokenizer.toTokenizerJson());

@@ -11,7 +11,7 @@ import { initBackend } from "../backend";
 import { HookedTransformer } from "../model/transformer";
 import { loadTokenizer } from "../tokenizers/load";
 import type { Tokenizer } from "../tokenizers/types";
-import { loadHfFolder, saveHfFolder } from "./hf";
+import { loadHfFolder, saveHfFolder, type SaveHfOptions } from "./hf";
 import { isHubId, resolveModelFolder, type HubOptions } from "./hub";
 import { readLlama2cCheckpoint } from "./llama2c";
 
@@ -53,8 +53,8 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
 }
 
 /** Save a model as a Hugging Face folder (safetensors + config.json + tokenizer.json) that `loadModel` reloads. */
-export function saveModel(model: HookedTransformer, dir: string): void {
-  saveHfFolder(model, dir);
+export function saveModel(model: HookedTransformer, dir: string, options: SaveHfOptions = {}): void {
+  saveHfFolder(model, dir, options);
 }
 
 function resolveTokenizerOption(t: LoadModelOptions["tokenizer"]): Tokenizer | null | undefined {

@@ -86,6 +86,11 @@ export class HookedTransformer {
 
   constructor(cfg: ModelConfig, weights: ReadonlyMap<string, Float32Array>, { tokenizer = null }: { tokenizer?: Tokenizer | null } = {}) {
     this.cfg = validateConfig({ ...cfg }, "HookedTransformer");
+    try {
+      tf.backend();
+    } catch {
+      throw new Error("HookedTransformer: the TensorFlow.js backend is not initialised; `await initBackend()` first (loadModel does it for you)");
+    }
     this.tokenizer = tokenizer;
     const shapes = paramShapes(this.cfg);
     const problems: string[] = [];
@@ -99,7 +104,9 @@ export class HookedTransformer {
     if (problems.length) throw new RangeError(`HookedTransformer: weights do not fit the config:\n  - ${problems.join("\n  - ")}`);
     this.params = new Map();
     for (const [name, shape] of shapes) {
-      this.params.set(name, tf.variable(tf.tensor(weights.get(name)!, shape), true, `pk${this.id}/${name}`));
+      const init = tf.tensor(weights.get(name)!, shape);
+      this.params.set(name, tf.variable(init, true, `pk${this.id}/${name}`));
+      init.dispose();
     }
     this.rope = this.cfg.family === "llama" ? ropeTables(this.cfg.d_head, this.cfg.n_ctx, this.cfg.ropeTheta, this.cfg.ropeStyle) : null;
     this.hookSet = new Set(hookNames(this.cfg));
@@ -282,10 +289,10 @@ export class HookedTransformer {
       cos = tf.gather(this.rope.cos, flatPos).reshape([positions.length, T, 1, dh]); // [B|1, T, 1, dh]
       sin = tf.gather(this.rope.sin, flatPos).reshape([positions.length, T, 1, dh]); // [B|1, T, 1, dh]
     }
-    const mask = this.attentionMask(B, T, past, kvCache?.keyMask ?? null); // [B|1, 1, T, Tk]
+    const mask = this.attentionMask(B, T, past, kvCache?.keyMask ?? null); // [B|1, 1, T, Tk], or null: nothing masked
     const scale = 1 / Math.sqrt(dh);
 
-    for (let l = 0; l < cfg.n_layers; l++) {
+    const block = (l: number, x: tf.Tensor): tf.Tensor => {
       const n = this.blockNames[l];
       const pre = `blocks.${l}.`;
       x = hk(n.hook_resid_pre, x); // [B, T, d]
@@ -314,7 +321,8 @@ export class HookedTransformer {
       // Query heads sharing a key/value head are laid side by side on the query axis: one batched matMul per group.
       const qg = tf.transpose(q, [0, 2, 1, 3]).reshape([B, K, G * T, dh]); // [B, K, G·T, dh]
       const rawScores = tf.matMul(qg, kT).reshape([B, H, T, Tk]); // [B, H, T, Tk]
-      const scores = hk(n["attn.hook_attn_scores"], tf.add(tf.mul(rawScores, scale), mask)); // [B, H, T, Tk]
+      const scaled = tf.mul(rawScores, scale);
+      const scores = hk(n["attn.hook_attn_scores"], mask ? tf.add(scaled, mask) : scaled); // [B, H, T, Tk]
       const pattern = hk(n["attn.hook_pattern"], tf.softmax(scores)); // [B, H, T, Tk]
       const zg = tf.matMul(pattern.reshape([B, K, G * T, Tk]), vh); // [B, K, G·T, dh]
       const z = hk(n["attn.hook_z"], tf.transpose(zg.reshape([B, H, T, dh]), [0, 2, 1, 3])); // [B, T, H, dh]
@@ -333,7 +341,12 @@ export class HookedTransformer {
         post = hk(n["mlp.hook_post"], activation(cfg.actFn, preAct));
       }
       const mlpOut = hk(n.hook_mlp_out, linear(post, p(pre + "mlp.W_out"), cfg.mlpBias ? p(pre + "mlp.b_out") : undefined)); // [B, T, d]
-      x = hk(n.hook_resid_post, tf.add(x, mlpOut)); // [B, T, d]
+      return hk(n.hook_resid_post, tf.add(x, mlpOut)); // [B, T, d]
+    };
+
+    for (let l = 0; l < cfg.n_layers; l++) {
+      // Outside training, each block's intermediates are freed as soon as the block is done (peak memory).
+      x = opts.training ? block(l, x) : tf.tidy(() => block(l, x));
     }
     if (kvCache) kvCache.length = Tk;
 
@@ -364,9 +377,13 @@ export class HookedTransformer {
     });
   }
 
-  /** Additive mask [B|1, 1, T, Tk]: 0 where query i may attend key j (causal, not padding), -∞ elsewhere. */
-  private attentionMask(B: number, T: number, past: number, keyMask: number[][] | null): tf.Tensor {
+  /**
+   * Additive mask [B|1, 1, T, Tk]: 0 where query i may attend key j (causal, not padding), -∞ elsewhere; null when
+   * nothing is masked (one new token and no padding).
+   */
+  private attentionMask(B: number, T: number, past: number, keyMask: number[][] | null): tf.Tensor | null {
     const Tk = past + T;
+    if (T === 1 && (!keyMask || keyMask.every((row) => row.every((v) => v === 1)))) return null;
     const rows = keyMask ? B : 1;
     const data = new Float32Array(rows * T * Tk);
     for (let b = 0; b < rows; b++) {
