@@ -3,9 +3,15 @@
  *
  * TensorFlow.js on wasm runs a plain `matMul(a, b)` at ~20 GFLOP/s but the transposed forms that autograd uses for
  * matMul's gradient at 1–2 GFLOP/s, and has no `UnsortedSegmentSum` kernel (the gradient of `gather`). So:
- * - `linear` has a custom gradient that transposes explicitly, then multiplies plainly;
- * - `embedLookup` has a custom gradient that scatter-adds rows on the CPU (exact, no missing kernel);
- * - `matMulConst` multiplies by a constant matrix whose transpose is given (RoPE's rotation).
+ * - `linear` has a custom gradient that transposes explicitly, then multiplies plainly; it transposes the narrower of
+ *   the input and the output gradient (wasm's Transpose runs at ~0.1 G elements/s), and computes the bias gradient
+ *   inside a matMul rather than with a row-axis `sum` (which transposes internally);
+ * - `embedLookup` copies rows on the CPU when the table is small (wasm's GatherV2 is ~10× slower than a copy), and
+ *   its custom gradient scatter-adds rows on the CPU (exact, no missing kernel);
+ * - `matMulConst` multiplies by a constant matrix whose transpose is given (RoPE's rotation);
+ * - `geluNew`, `layerNormalize` and `rmsNormalize` have closed-form gradients: the same forward kernels (bit-identical
+ *   values), and a handful of cheap elementwise ops backward instead of autograd's chain (which for GELU re-runs the
+ *   slow `Pow` kernel, and for the norms adds a broadcast reduction per op).
  */
 import { tf } from "../backend";
 
@@ -15,9 +21,8 @@ export function linear(x: tf.Tensor, W: tf.Tensor, b?: tf.Tensor): tf.Tensor {
   const outDim = W.shape[1]!;
   const lead = x.shape.slice(0, -1);
   const x2d = x.reshape([-1, inDim]); // [n, in]
-  const y = matMulFast(x2d, W); // [n, out]
-  const y2 = b ? tf.add(y, b) : y;
-  return y2.reshape([...lead, outDim]);
+  const y = b ? matMulBiasFast(x2d, W, b) : matMulFast(x2d, W); // [n, out]
+  return y.reshape([...lead, outDim]);
 }
 
 /** A differentiable op from a forward function and its gradient (a typed wrapper over `tf.customGrad`). */
@@ -39,8 +44,38 @@ function customOp(
 const matMulFast = customOp((a: tf.Tensor, w: tf.Tensor) => ({
   value: tf.matMul(a as tf.Tensor2D, w as tf.Tensor2D),
   saved: [a, w],
-  grad: (dy, [sa, sw]) => [tf.matMul(dy as tf.Tensor2D, tf.transpose(sw) as tf.Tensor2D), tf.matMul(tf.transpose(sa) as tf.Tensor2D, dy as tf.Tensor2D)],
+  grad: (dy, [sa, sw]) => [tf.matMul(dy as tf.Tensor2D, tf.transpose(sw) as tf.Tensor2D), weightGrads(sa as tf.Tensor2D, dy as tf.Tensor2D, false)[0]],
 }));
+
+/** `a @ w + bias` (the same kernels as `tf.add(tf.matMul(a, w), bias)`), with `matMulFast`'s gradient plus the bias's. */
+const matMulBiasFast = customOp((a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) => ({
+  value: tf.add(tf.matMul(a as tf.Tensor2D, w as tf.Tensor2D), bias),
+  saved: [a, w],
+  grad: (dy, [sa, sw]) => {
+    const [dW, db] = weightGrads(sa as tf.Tensor2D, dy as tf.Tensor2D, true);
+    return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sw) as tf.Tensor2D), dW, db!];
+  },
+}));
+
+/**
+ * Gradients of `a @ w (+ bias)` with respect to w (and bias), given dy: [n, out] and a: [n, in], with one explicit
+ * transpose of the narrower of a and dy followed by plain matMuls:
+ * - in ≤ out: aᵀ with a row of ones appended, times dy: rows 0..in-1 are dW, the last row is Σ_rows dy (the bias grad);
+ * - in > out: dWᵀ = dyᵀ @ a, transposed back (small), and the bias grad as dyᵀ @ 1.
+ */
+function weightGrads(a: tf.Tensor2D, dy: tf.Tensor2D, withBias: boolean): [tf.Tensor, tf.Tensor | null] {
+  const [n, inDim] = a.shape;
+  const outDim = dy.shape[1];
+  if (inDim <= outDim) {
+    const at = tf.transpose(a); // [in, n]
+    if (!withBias) return [tf.matMul(at, dy), null];
+    const r = tf.matMul(tf.concat([at, tf.ones([1, n])], 0), dy); // [in + 1, out]
+    return [r.slice([0, 0], [inDim, outDim]), r.slice([inDim, 0], [1, outDim]).reshape([outDim])];
+  }
+  const dyt = tf.transpose(dy); // [out, n]
+  const dW = tf.transpose(tf.matMul(dyt, a)); // [in, out]
+  return [dW, withBias ? tf.matMul(dyt, tf.ones([n, 1])).reshape([outDim]) : null];
+}
 
 /** `x @ M` for a constant M with known transpose Mt; x: [..., k], M: [k, k]. No gradient flows into M. */
 export function matMulConst(x: tf.Tensor, M: tf.Tensor2D, Mt: tf.Tensor2D): tf.Tensor {
@@ -59,7 +94,8 @@ export function embedLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
   const flat = ids.reshape([-1]) as tf.Tensor1D;
   const idArr = flat.dataSync() as Int32Array;
   const f = customOp((t: tf.Tensor) => ({
-    value: tf.gather(t, flat),
+    // Exact row copies either way; reading the table back is worth it only when it is small next to the output.
+    value: n <= 4 * idArr.length ? gatherRowsOnCpu(t, idArr, n, d) : tf.gather(t, flat),
     grad: (dy) => {
       const g = new Float32Array(n * d);
       const dyArr = dy.dataSync() as Float32Array;
@@ -74,27 +110,79 @@ export function embedLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
   return f(table).reshape([...idShape, d]);
 }
 
+/** `table[ids]` by copying rows on the CPU. table: [n, d] → [ids.length, d]. */
+function gatherRowsOnCpu(table: tf.Tensor, ids: Int32Array, n: number, d: number): tf.Tensor2D {
+  const src = table.dataSync() as Float32Array;
+  const out = new Float32Array(ids.length * d);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!(id >= 0 && id < n)) throw new RangeError(`embedLookup: id ${id} at index ${i} is outside the table's ${n} rows`);
+    out.set(src.subarray(id * d, id * d + d), i * d);
+  }
+  return tf.tensor2d(out, [ids.length, d]);
+}
+
 /** `(x - mean) / sqrt(var + eps)` over the last axis (LayerNorm before its weight and bias). */
 export function layerNormalize(x: tf.Tensor, eps: number): tf.Tensor {
-  const mean = tf.mean(x, -1, true);
-  const centred = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(centred), -1, true);
-  return tf.mul(centred, tf.rsqrt(tf.add(variance, eps)));
+  const f = customOp((a: tf.Tensor) => {
+    const mean = tf.mean(a, -1, true);
+    const centred = tf.sub(a, mean);
+    const variance = tf.mean(tf.square(centred), -1, true);
+    const rstd = tf.rsqrt(tf.add(variance, eps));
+    const y = tf.mul(centred, rstd);
+    return {
+      value: y,
+      saved: [y, rstd],
+      // dx = rstd · (dy − mean(dy) − y · mean(dy · y))
+      grad: (dy, [sy, sr]) => [
+        tf.mul(tf.sub(tf.sub(dy, tf.mean(dy, -1, true)), tf.mul(sy, tf.mean(tf.mul(dy, sy), -1, true))), sr),
+      ],
+    };
+  });
+  return f(x);
 }
 
 /** `x / sqrt(mean(x²) + eps)` over the last axis (RMSNorm before its weight). */
 export function rmsNormalize(x: tf.Tensor, eps: number): tf.Tensor {
-  const ms = tf.mean(tf.square(x), -1, true);
-  return tf.mul(x, tf.rsqrt(tf.add(ms, eps)));
+  const f = customOp((a: tf.Tensor) => {
+    const ms = tf.mean(tf.square(a), -1, true);
+    const rstd = tf.rsqrt(tf.add(ms, eps));
+    const y = tf.mul(a, rstd);
+    return {
+      value: y,
+      saved: [y, rstd],
+      // dx = rstd · (dy − y · mean(dy · y))
+      grad: (dy, [sy, sr]) => [tf.mul(tf.sub(dy, tf.mul(sy, tf.mean(tf.mul(dy, sy), -1, true))), sr)],
+    };
+  });
+  return f(x);
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const GELU_K = 0.044715;
 
 /** GPT-2's tanh approximation of GELU ("gelu_new"). */
 export function geluNew(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+  return geluNewOp(x);
 }
+
+/**
+ * y = ½x(1 + tanh(u)), u = √(2/π)(x + k x³). dy/dx = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3k x²), t = tanh(u): computed
+ * from the saved x and t with cheap elementwise ops (autograd would run `Pow` again, as slow as `Tanh` on wasm).
+ */
+const geluNewOp = customOp((x: tf.Tensor) => {
+  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), GELU_K)), SQRT_2_OVER_PI);
+  const t = tf.tanh(inner);
+  return {
+    value: tf.mul(tf.mul(x, 0.5), tf.add(t, 1)),
+    saved: [x, t],
+    grad: (dy, [sx, st]) => {
+      const du = tf.add(tf.mul(tf.square(sx), 3 * GELU_K * SQRT_2_OVER_PI), SQRT_2_OVER_PI); // du/dx
+      const g = tf.add(tf.mul(tf.mul(sx, tf.sub(1, tf.square(st))), du), tf.add(st, 1)); // 2 · dy/dx
+      return [tf.mul(dy, tf.mul(g, 0.5))];
+    },
+  };
+});
 
 /** Exact GELU, x·Φ(x), with Φ from erf. */
 export function geluExact(x: tf.Tensor): tf.Tensor {
