@@ -25,7 +25,15 @@ export function linear(x: tf.Tensor, W: tf.Tensor, b?: tf.Tensor): tf.Tensor {
   return y.reshape([...lead, outDim]);
 }
 
-/** A differentiable op from a forward function and its gradient (a typed wrapper over `tf.customGrad`). */
+/** Whether a gradient tape is recording (inside `tf.grad`, `tf.variableGrads`, …). */
+function taping(): boolean {
+  return (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+}
+
+/**
+ * A differentiable op from a forward function and its gradient (a typed wrapper over `tf.customGrad`). When no
+ * gradient tape is recording (inference), the forward function runs bare: same kernels, no wrapper overhead.
+ */
 function customOp(
   f: (...inputs: tf.Tensor[]) => { value: tf.Tensor; saved?: tf.Tensor[]; grad: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] },
 ): (...inputs: tf.Tensor[]) => tf.Tensor {
@@ -37,7 +45,7 @@ function customOp(
     return { value: r.value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => r.grad(dy, saved) };
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
   }) as any);
-  return (...inputs: tf.Tensor[]) => g(...inputs) as tf.Tensor;
+  return (...inputs: tf.Tensor[]) => (taping() ? (g(...inputs) as tf.Tensor) : f(...inputs).value);
 }
 
 /** Plain 2-D matMul whose gradient avoids transposed-matMul kernels. a: [n, in], w: [in, out]. */
@@ -75,6 +83,41 @@ function weightGrads(a: tf.Tensor2D, dy: tf.Tensor2D, withBias: boolean): [tf.Te
   const dyt = tf.transpose(dy); // [out, n]
   const dW = tf.transpose(tf.matMul(dyt, a)); // [in, out]
   return [dW, withBias ? tf.matMul(dyt, tf.ones([n, 1])).reshape([outDim]) : null];
+}
+
+/**
+ * Batched matMul C[n] = A[n] @ B[n] through wasm's XNNPACK depthwise convolution, 2.5–3× faster than wasm's
+ * `BatchMatMul` (a plain loop) on attention shapes. A: [N, M, K], B: [N, K, P] → [N, M, P]. Depthwise conv with
+ * input [1, M, K, N] (height M, width K, channel N) and filter [1, K, N, P] (channel multiplier P), VALID padding:
+ * out[0, m, 0, n·P + p] = Σ_k A[n, m, k] · B[n, k, p]. The gradient uses the same kernel.
+ */
+function bmmConv(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const [N, M, K] = a.shape as [number, number, number];
+  const P = b.shape[2]!;
+  const x = tf.transpose(a, [1, 2, 0]).reshape([1, M, K, N]) as tf.Tensor4D;
+  const f = tf.transpose(b, [1, 0, 2]).reshape([1, K, N, P]) as tf.Tensor4D;
+  const out = tf.depthwiseConv2d(x, f, 1, "valid"); // [1, M, 1, N·P]
+  return tf.transpose(out.reshape([M, N, P]), [1, 0, 2]);
+}
+
+const bmmOp = customOp((a: tf.Tensor, b: tf.Tensor) => ({
+  value: bmmConv(a, b),
+  saved: [a, b],
+  grad: (dy, [sa, sb]) => [bmmConv(dy, tf.transpose(sb, [0, 2, 1])), bmmConv(tf.transpose(sa, [0, 2, 1]), dy)],
+}));
+
+/**
+ * `tf.matMul(a, b)` for rank ≥ 3 tensors with equal leading (batch) dims: [..., M, K] @ [..., K, P] → [..., M, P].
+ * Few rows per product (M < 8: one decoding step) go to `BatchMatMul` directly: the convolution's three
+ * transposes cost more than they save there.
+ */
+export function batchMatMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const lead = a.shape.slice(0, -2);
+  const [M, K] = a.shape.slice(-2) as [number, number];
+  if (M < 8) return tf.matMul(a, b);
+  const P = b.shape[b.shape.length - 1]!;
+  const N = lead.reduce((x, y) => x * y, 1);
+  return bmmOp(a.reshape([N, M, K]), b.reshape([N, K, P])).reshape([...lead, M, P]);
 }
 
 /** `x @ M` for a constant M with known transpose Mt; x: [..., k], M: [k, k]. No gradient flows into M. */
@@ -167,19 +210,19 @@ export function geluNew(x: tf.Tensor): tf.Tensor {
 }
 
 /**
- * y = ½x(1 + tanh(u)), u = √(2/π)(x + k x³). dy/dx = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3k x²), t = tanh(u): computed
- * from the saved x and t with cheap elementwise ops (autograd would run `Pow` again, as slow as `Tanh` on wasm).
+ * y = ½x(1 + tanh(u)) = x·σ(2u), u = √(2/π)(x + k x³), written with sigmoid and without `Pow` (both `Pow` and
+ * `Tanh` are slow on wasm). dy/dx = s + 2x·s(1 − s)·du/dx with s = σ(2u), computed from the saved x and s.
  */
 const geluNewOp = customOp((x: tf.Tensor) => {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), GELU_K)), SQRT_2_OVER_PI);
-  const t = tf.tanh(inner);
+  const twoU = tf.mul(tf.mul(x, tf.add(tf.mul(tf.square(x), GELU_K), 1)), 2 * SQRT_2_OVER_PI); // 2u
+  const s = tf.sigmoid(twoU);
   return {
-    value: tf.mul(tf.mul(x, 0.5), tf.add(t, 1)),
-    saved: [x, t],
-    grad: (dy, [sx, st]) => {
+    value: tf.mul(x, s),
+    saved: [x, s],
+    grad: (dy, [sx, ss]) => {
       const du = tf.add(tf.mul(tf.square(sx), 3 * GELU_K * SQRT_2_OVER_PI), SQRT_2_OVER_PI); // du/dx
-      const g = tf.add(tf.mul(tf.mul(sx, tf.sub(1, tf.square(st))), du), tf.add(st, 1)); // 2 · dy/dx
-      return [tf.mul(dy, tf.mul(g, 0.5))];
+      const g = tf.add(ss, tf.mul(tf.mul(tf.mul(sx, 2), tf.mul(ss, tf.sub(1, ss))), du)); // dy/dx
+      return [tf.mul(dy, g)];
     },
   };
 });

@@ -20,7 +20,7 @@ import {
   type HookName,
   type HookPoint,
 } from "./hooks";
-import { activation, applyRope, embedLookup, layerNormalize, linear, rmsNormalize, ropeTables, type RopeTables } from "./ops";
+import { activation, applyRope, batchMatMul, embedLookup, layerNormalize, linear, rmsNormalize, ropeTables, type RopeTables } from "./ops";
 import { countParams, initParams, paramShapes } from "./params";
 
 /** Keys and values of past positions, per layer. kT: [B, K, dh, Tk] (pre-transposed), v: [B, K, Tk, dh]. */
@@ -320,11 +320,11 @@ export class HookedTransformer {
       }
       // Query heads sharing a key/value head are laid side by side on the query axis: one batched matMul per group.
       const qg = tf.transpose(q, [0, 2, 1, 3]).reshape([B, K, G * T, dh]); // [B, K, G·T, dh]
-      const rawScores = tf.matMul(qg, kT).reshape([B, H, T, Tk]); // [B, H, T, Tk]
+      const rawScores = batchMatMul(qg, kT).reshape([B, H, T, Tk]); // [B, H, T, Tk]
       const scaled = tf.mul(rawScores, scale);
       const scores = hk(n["attn.hook_attn_scores"], mask ? tf.add(scaled, mask) : scaled); // [B, H, T, Tk]
       const pattern = hk(n["attn.hook_pattern"], tf.softmax(scores)); // [B, H, T, Tk]
-      const zg = tf.matMul(pattern.reshape([B, K, G * T, Tk]), vh); // [B, K, G·T, dh]
+      const zg = batchMatMul(pattern.reshape([B, K, G * T, Tk]), vh); // [B, K, G·T, dh]
       const z = hk(n["attn.hook_z"], tf.transpose(zg.reshape([B, H, T, dh]), [0, 2, 1, 3])); // [B, T, H, dh]
       const attnOut = hk(n.hook_attn_out, linear(z.reshape([B, T, H * dh]), p(pre + "attn.W_O"), cfg.attnOutBias ? p(pre + "attn.b_O") : undefined)); // [B, T, d]
       x = hk(n.hook_resid_mid, tf.add(x, attnOut)); // [B, T, d]
