@@ -290,8 +290,8 @@ async function benchTrain(): Promise<void> {
   const tokensPerStep = B * T;
   const flops = trainStepFlops(cfg, B, T);
   log(`  ${TRAIN_PRESET}: ${model.numParams.toLocaleString("en-US")} params, batch ${B}×${T}, ${(flops / 1e9).toFixed(2)} GFLOP per step (matMul count)`);
-  // train() runs a fixed number of steps, so the rep count is fixed up front: ~1.3 s a step, 2 + 4 steps ≈ 8 s.
-  const sp = spec({ warmup: 2, minTotalMs: 0, minReps: 4, maxReps: 4 }, { warmup: 1, minReps: 2, maxReps: 2 });
+  // train() runs a fixed number of steps, so the rep count is fixed up front: ~0.8 s a step, 2 + 10 steps ≈ 10 s.
+  const sp = spec({ warmup: 2, minTotalMs: 0, minReps: 10, maxReps: 10 }, { warmup: 1, minReps: 2, maxReps: 2 });
   let stepMs: number;
   try {
     stepMs = await timeTrainer(model, cfg, B, T, sp);

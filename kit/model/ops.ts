@@ -26,7 +26,7 @@ export function linear(x: tf.Tensor, W: tf.Tensor, b?: tf.Tensor): tf.Tensor {
 }
 
 /** Whether a gradient tape is recording (inside `tf.grad`, `tf.variableGrads`, …). */
-function taping(): boolean {
+export function taping(): boolean {
   return (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
 }
 
@@ -109,15 +109,16 @@ const bmmOp = customOp((a: tf.Tensor, b: tf.Tensor) => ({
 /**
  * `tf.matMul(a, b)` for rank ≥ 3 tensors with equal leading (batch) dims: [..., M, K] @ [..., K, P] → [..., M, P].
  * Few rows per product (M < 8: one decoding step) go to `BatchMatMul` directly: the convolution's three
- * transposes cost more than they save there.
+ * transposes cost more than they save there. `transposeB` multiplies by Bᵀ for B: [..., P, K].
  */
-export function batchMatMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+export function batchMatMul(a: tf.Tensor, b: tf.Tensor, { transposeB = false }: { transposeB?: boolean } = {}): tf.Tensor {
   const lead = a.shape.slice(0, -2);
   const [M, K] = a.shape.slice(-2) as [number, number];
-  if (M < 8) return tf.matMul(a, b);
-  const P = b.shape[b.shape.length - 1]!;
+  if (M < 8) return tf.matMul(a, b, false, transposeB);
+  const bt = transposeB ? tf.transpose(b, [...lead.map((_, i) => i), lead.length + 1, lead.length]) : b; // [..., K, P]
+  const P = bt.shape[bt.shape.length - 1]!;
   const N = lead.reduce((x, y) => x * y, 1);
-  return bmmOp(a.reshape([N, M, K]), b.reshape([N, K, P])).reshape([...lead, M, P]);
+  return bmmOp(a.reshape([N, M, K]), bt.reshape([N, K, P])).reshape([...lead, M, P]);
 }
 
 /** `x @ M` for a constant M with known transpose Mt; x: [..., k], M: [k, k]. No gradient flows into M. */

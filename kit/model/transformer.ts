@@ -20,7 +20,7 @@ import {
   type HookName,
   type HookPoint,
 } from "./hooks";
-import { activation, applyRope, batchMatMul, embedLookup, layerNormalize, linear, rmsNormalize, ropeTables, type RopeTables } from "./ops";
+import { activation, applyRope, batchMatMul, embedLookup, taping, layerNormalize, linear, rmsNormalize, ropeTables, type RopeTables } from "./ops";
 import { countParams, initParams, paramShapes } from "./params";
 
 /** Keys and values of past positions, per layer. kT: [B, K, dh, Tk] (pre-transposed), v: [B, K, Tk, dh]. */
@@ -355,11 +355,11 @@ export class HookedTransformer {
     return linear(xf, this.unembedMatrix(opts.training ?? false)) as tf.Tensor3D; // [B, T, V]
   }
 
-  /** W_U [d, V]; for tied embeddings, W_Eᵀ, cached between calls unless training (then inside the tape). */
+  /** W_U [d, V]; for tied embeddings, W_Eᵀ, cached between calls unless a gradient tape records (then inside it). */
   private unembedMatrix(training: boolean): tf.Tensor {
     if (!this.cfg.tiedEmbeddings) return this.params.get("unembed.W_U")!;
     const W_E = this.params.get("embed.W_E")!;
-    if (training) return tf.transpose(W_E);
+    if (training || taping()) return tf.transpose(W_E);
     const dataId = (W_E as unknown as { dataId: object }).dataId;
     if (this.unembedCache?.dataId !== dataId) {
       this.unembedCache?.W_U.dispose();
