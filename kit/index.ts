@@ -55,3 +55,11 @@ export { Llama2cTokenizer } from "./tokenizers/llama2c";
 export { HfTokenizer } from "./tokenizers/hf";
 export { WordLevelTokenizer } from "./tokenizers/wordlevel";
 export { loadTokenizer } from "./tokenizers/load";
+
+// --- Training ---
+export { train, evaluateLoss, type TrainOptions, type TrainResult, type StepRecord } from "./train/trainer";
+export { AdamW, type AdamWOptions, type AdamWState } from "./train/adamw";
+export { lrAt, type ScheduleName, type ScheduleOptions } from "./train/schedule";
+export { clipByGlobalNorm, globalNorm } from "./train/clip";
+export { makeBatcher, type Batch, type TrainData } from "./train/batches";
+export { saveCheckpoint, loadCheckpoint, latestCheckpoint, listCheckpoints } from "./train/checkpoint";
