@@ -603,7 +603,7 @@ describe("HfTokenizer", () => {
     fs.writeFileSync(path.join(dir, "tokenizer.json"), '{"model": {');
     expect(() => HfTokenizer.fromFolder(dir)).toThrow(/HfTokenizer\.fromFolder: .*tokenizer\.json is not valid JSON \(expected a Hugging Face tokenizer\.json\)/);
     fs.writeFileSync(path.join(dir, "tokenizer.json"), "[1, 2]");
-    expect(() => HfTokenizer.fromFolder(dir)).toThrow(/tokenizer\.json must hold a JSON object \(a Hugging Face tokenizer\.json\), received an array of 2/);
+    expect(() => HfTokenizer.fromFolder(dir)).toThrow(/tokenizer\.json must hold a JSON object \(a Hugging Face tokenizer\.json\), received an array of length 2/);
     fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(tinyGpt2Json()));
     fs.writeFileSync(path.join(dir, "tokenizer_config.json"), "{oops");
     expect(() => HfTokenizer.fromFolder(dir)).toThrow(/tokenizer_config\.json is not valid JSON/);

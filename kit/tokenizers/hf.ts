@@ -15,6 +15,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DecodeOptions, EncodeOptions, Tokenizer } from "./types";
+import { describeValue } from "../describe";
 
 /**
  * The part of `@huggingface/tokenizers`' `Tokenizer` class this wrapper uses. Declared here and loaded with
@@ -49,16 +50,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (value === undefined) return "undefined";
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === "string") return `the string ${JSON.stringify(value.slice(0, 60))}`;
-  return typeof value === "object" ? `an object with keys ${JSON.stringify(Object.keys(value).slice(0, 8))}` : `${typeof value} ${String(value)}`;
-}
-
 /** A special token's name from a config value: a string or an `{content}` object (AddedToken). */
-function tokenName(value: unknown): string | null {
+export function tokenName(value: unknown): string | null {
   if (typeof value === "string") return value;
   if (isPlainObject(value) && typeof value.content === "string") return value.content;
   return null;
@@ -77,7 +70,7 @@ function readJson(file: string, where: string, what: string): Record<string, unk
   } catch (e) {
     throw new SyntaxError(`${where}: ${file} is not valid JSON (expected ${what}): ${(e as Error).message}`);
   }
-  if (!isPlainObject(value)) throw new TypeError(`${where}: ${file} must hold a JSON object (${what}), received ${describe(value)}`);
+  if (!isPlainObject(value)) throw new TypeError(`${where}: ${file} must hold a JSON object (${what}), received ${describeValue(value)}`);
   return value;
 }
 
@@ -176,7 +169,7 @@ export class HfTokenizer implements Tokenizer {
     try {
       this.hf = new HfLibTokenizerCtor(libJson, libConfig);
     } catch (e) {
-      throw new Error(`${where}: @huggingface/tokenizers rejected the tokenizer (model type ${describe((json.model as Record<string, unknown>).type)}): ${(e as Error).message}`);
+      throw new Error(`${where}: @huggingface/tokenizers rejected the tokenizer (model type ${describeValue((json.model as Record<string, unknown>).type)}): ${(e as Error).message}`);
     }
     const vocab = this.hf.get_vocab(true);
     let maxId = -1;
@@ -228,11 +221,11 @@ export class HfTokenizer implements Tokenizer {
   private static build(json: unknown, config: unknown, chatTemplate: string | undefined, where: string): HfTokenizer {
     if (!isPlainObject(json) || !isPlainObject(json.model)) {
       throw new TypeError(
-        `${where}: tokenizerJson must be a tokenizer.json object with a "model" object, received ${describe(isPlainObject(json) ? json.model : json)}${isPlainObject(json) ? " as model" : ""}`,
+        `${where}: tokenizerJson must be a tokenizer.json object with a "model" object, received ${describeValue(isPlainObject(json) ? json.model : json)}${isPlainObject(json) ? " as model" : ""}`,
       );
     }
     if (!isPlainObject(config)) {
-      throw new TypeError(`${where}: tokenizerConfig must be a tokenizer_config.json object, received ${describe(config)}`);
+      throw new TypeError(`${where}: tokenizerConfig must be a tokenizer_config.json object, received ${describeValue(config)}`);
     }
     return new HfTokenizer(json, config, chatTemplate, where);
   }
@@ -242,7 +235,7 @@ export class HfTokenizer implements Tokenizer {
    * `addBos`/`addEos` true add BOS/EOS when it did not, false remove the ones it added.
    */
   encode(text: string, options: EncodeOptions = {}): number[] {
-    if (typeof text !== "string") throw new TypeError(`HfTokenizer.encode: text must be a string, received ${describe(text)}`);
+    if (typeof text !== "string") throw new TypeError(`HfTokenizer.encode: text must be a string, received ${describeValue(text)}`);
     const ids = this.hf.encode(text, { add_special_tokens: true }).ids;
     const { addBos, addEos } = options;
     if (addBos === undefined && addEos === undefined) return ids;

@@ -14,7 +14,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { tokenName } from "./hf";
 import type { DecodeOptions, EncodeOptions, Tokenizer } from "./types";
+import { describeValue } from "../describe";
 
 /** Which special tokens play the pad/bos/eos/unk roles (default "<pad>", "<bos>", "<eos>", "<unk>" when present). */
 export interface WordLevelRoles {
@@ -62,20 +64,6 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === "string") return `the string ${JSON.stringify(value.slice(0, 60))}`;
-  return typeof value === "object" ? "an object" : `${typeof value} ${String(value)}`;
-}
-
-function tokenName(value: unknown): string | null {
-  if (typeof value === "string") return value;
-  if (value && typeof value === "object" && typeof (value as { content?: unknown }).content === "string") {
-    return (value as { content: string }).content;
-  }
-  return null;
-}
 
 /** One id per word; see the file comment for the exact splitting rules. */
 export class WordLevelTokenizer implements Tokenizer {
@@ -100,7 +88,7 @@ export class WordLevelTokenizer implements Tokenizer {
     const ids = new Map<string, number>();
     words.forEach((w, i) => {
       if (typeof w !== "string" || w.length === 0) {
-        throw new TypeError(`${where}: word ${i} must be a non-empty string, received ${describe(w)}`);
+        throw new TypeError(`${where}: word ${i} must be a non-empty string, received ${describeValue(w)}`);
       }
       if (ids.has(w)) {
         throw new RangeError(`${where}: word ${JSON.stringify(w)} appears at ids ${ids.get(w)} and ${i}; words must be unique`);
@@ -149,7 +137,7 @@ export class WordLevelTokenizer implements Tokenizer {
     const specialTokens = options.specialTokens ?? DEFAULT_SPECIALS;
     const minCount = options.minCount ?? 1;
     const { maxVocab } = options;
-    if (!Array.isArray(texts)) throw new TypeError(`${where}: texts must be an array of strings, received ${describe(texts)}`);
+    if (!Array.isArray(texts)) throw new TypeError(`${where}: texts must be an array of strings, received ${describeValue(texts)}`);
     if (!Number.isInteger(minCount) || minCount < 1) {
       throw new RangeError(`${where}: options.minCount must be a positive integer, received ${String(minCount)}`);
     }
@@ -163,7 +151,7 @@ export class WordLevelTokenizer implements Tokenizer {
     const splitter = new WordLevelTokenizer(where, [...specialTokens], [...specialTokens], roles);
     const counts = new Map<string, number>();
     texts.forEach((text, i) => {
-      if (typeof text !== "string") throw new TypeError(`${where}: texts[${i}] must be a string, received ${describe(text)}`);
+      if (typeof text !== "string") throw new TypeError(`${where}: texts[${i}] must be a string, received ${describeValue(text)}`);
       for (const piece of splitter.split(text)) {
         if (piece.special) continue;
         counts.set(piece.text, (counts.get(piece.text) ?? 0) + 1);
@@ -180,7 +168,7 @@ export class WordLevelTokenizer implements Tokenizer {
   /** A tokenizer over `words` in id order (special tokens included, e.g. `["<pad>", "<bos>", "<eos>", "<unk>", "cat"]`). */
   static fromVocab(words: readonly string[], options: WordLevelVocabOptions = {}): WordLevelTokenizer {
     const where = "WordLevelTokenizer.fromVocab";
-    if (!Array.isArray(words)) throw new TypeError(`${where}: words must be an array of strings, received ${describe(words)}`);
+    if (!Array.isArray(words)) throw new TypeError(`${where}: words must be an array of strings, received ${describeValue(words)}`);
     const specialTokens = options.specialTokens ?? DEFAULT_SPECIALS.filter((s) => words.includes(s));
     return new WordLevelTokenizer(where, [...words], [...specialTokens], resolveRoles(options.roles ?? {}, specialTokens));
   }
@@ -193,22 +181,22 @@ export class WordLevelTokenizer implements Tokenizer {
   static fromTokenizerJson(json: Record<string, unknown>, tokenizerConfig: Record<string, unknown> = {}): WordLevelTokenizer {
     const where = "WordLevelTokenizer.fromTokenizerJson";
     if (!json || typeof json !== "object" || Array.isArray(json)) {
-      throw new TypeError(`${where}: json must be a tokenizer.json object, received ${describe(json)}`);
+      throw new TypeError(`${where}: json must be a tokenizer.json object, received ${describeValue(json)}`);
     }
     const model = json.model as Record<string, unknown> | undefined;
     if (!model || typeof model !== "object" || model.type !== "WordLevel") {
       throw new RangeError(
-        `${where}: json.model must be a WordLevel model ({type: "WordLevel", vocab, unk_token}), received model type ${describe(model && typeof model === "object" ? model.type : model)}`,
+        `${where}: json.model must be a WordLevel model ({type: "WordLevel", vocab, unk_token}), received model type ${describeValue(model && typeof model === "object" ? model.type : model)}`,
       );
     }
     const vocab = model.vocab as Record<string, unknown> | undefined;
     if (!vocab || typeof vocab !== "object" || Array.isArray(vocab)) {
-      throw new TypeError(`${where}: json.model.vocab must be an object mapping words to ids, received ${describe(vocab)}`);
+      throw new TypeError(`${where}: json.model.vocab must be an object mapping words to ids, received ${describeValue(vocab)}`);
     }
     const words: string[] = [];
     for (const [word, id] of Object.entries(vocab)) {
       if (!Number.isInteger(id) || (id as number) < 0) {
-        throw new RangeError(`${where}: json.model.vocab[${JSON.stringify(word)}] must be a non-negative integer id, received ${describe(id)}`);
+        throw new RangeError(`${where}: json.model.vocab[${JSON.stringify(word)}] must be a non-negative integer id, received ${describeValue(id)}`);
       }
       if (words[id as number] !== undefined) {
         throw new RangeError(`${where}: id ${id} is given to both ${JSON.stringify(words[id as number])} and ${JSON.stringify(word)}`);
@@ -280,7 +268,7 @@ export class WordLevelTokenizer implements Tokenizer {
 
   /** Ids of `text`: BOS first by default (when the vocabulary has `<bos>`), unknown words as `<unk>`. */
   encode(text: string, options: EncodeOptions = {}): number[] {
-    if (typeof text !== "string") throw new TypeError(`WordLevelTokenizer.encode: text must be a string, received ${describe(text)}`);
+    if (typeof text !== "string") throw new TypeError(`WordLevelTokenizer.encode: text must be a string, received ${describeValue(text)}`);
     const ids: number[] = [];
     if ((options.addBos ?? true) && this.bosTokenId !== null) ids.push(this.bosTokenId);
     for (const piece of this.split(text)) ids.push(this.ids.get(piece.text) ?? this.unkTokenId);

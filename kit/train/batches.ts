@@ -10,6 +10,7 @@
  * resumed at step k draws exactly the batches an uninterrupted run would have.
  */
 import { mulberry32 } from "../model/params";
+import { describeValue } from "../describe";
 
 export type TokenStream = Int32Array | Uint16Array | Uint32Array | readonly number[];
 export type SequenceList = readonly ArrayLike<number>[];
@@ -76,7 +77,7 @@ export function dataProblems(data: unknown, { seqLen, vocabSize, label = "data" 
     return problems;
   }
   if (!Array.isArray(data) || data.length === 0) {
-    problems.push(`${label} must be a non-empty token stream (Int32Array, Uint16Array, Uint32Array, number[]) or list of sequences (number[][]), received ${describe(data)}`);
+    problems.push(`${label} must be a non-empty token stream (Int32Array, Uint16Array, Uint32Array, number[]) or list of sequences (number[][]), received ${describeValue(data)}`);
     return problems;
   }
   const short: number[] = [];
@@ -84,7 +85,7 @@ export function dataProblems(data: unknown, { seqLen, vocabSize, label = "data" 
     const row = data[r] as unknown;
     const ok = Array.isArray(row) || row instanceof Int32Array || row instanceof Uint16Array || row instanceof Uint32Array;
     if (!ok) {
-      problems.push(`${label}[${r}] must be an array of token ids, received ${describe(row)}`);
+      problems.push(`${label}[${r}] must be an array of token ids, received ${describeValue(row)}`);
       break;
     }
     const seq = row as ArrayLike<number>;
@@ -100,13 +101,6 @@ export function dataProblems(data: unknown, { seqLen, vocabSize, label = "data" 
     problems.push(`${label} sequences need at least 2 tokens (one input, one target); ${short.length} do not (first: index ${short.slice(0, 5).join(", ")})`);
   }
   return problems;
-}
-
-function describe(x: unknown): string {
-  if (Array.isArray(x)) return `an array of length ${x.length}`;
-  if (x === null) return "null";
-  if (typeof x === "object") return (x as object).constructor?.name ?? "an object";
-  return `${typeof x} ${JSON.stringify(x)}`;
 }
 
 /** The function `k ↦ batch k`. Data must already be valid (see `dataProblems`). */
