@@ -63,3 +63,66 @@ export { lrAt, type ScheduleName, type ScheduleOptions } from "./train/schedule"
 export { clipByGlobalNorm, globalNorm } from "./train/clip";
 export { makeBatcher, type Batch, type TrainData } from "./train/batches";
 export { saveCheckpoint, loadCheckpoint, latestCheckpoint, listCheckpoints } from "./train/checkpoint";
+
+// --- Notebooks ---
+export { verdict, supportLabel, VERDICT_MIME, type Support, type Verdict, type VerdictOptions } from "./notebook/verdict";
+export {
+  runNotebook,
+  readNotebook,
+  writeNotebook,
+  parseNotebook,
+  serializeNotebook,
+  stripPlotlyBundles,
+  collectVerdicts,
+  type CellTiming,
+  type FailedCell,
+  type Notebook,
+  type NotebookCell,
+  type NotebookOutput,
+  type NotebookRun,
+  type RunNotebookOptions,
+} from "./notebook/runner";
+export { signNotebook, isNotebookTrusted, computeSignature, jupyterDataDir, type SignOptions } from "./notebook/sign";
+export { writeReport, copyPlotly, type ReportResult } from "./notebook/report";
+
+// --- Figures and display ---
+export {
+  attentionPatternFigure,
+  lineByLayerFigure,
+  heatmapFigure,
+  barFigure,
+  scatterFigure,
+  tokenHeatmapFigure,
+  figureTitle,
+  tokenLabel,
+  DIVERGING_COLORSCALE,
+  PROBABILITY_COLORSCALE,
+  SEQUENTIAL_COLORSCALE,
+  PALETTE,
+  type Figure,
+  type Trace,
+  type AttentionPatternOptions,
+  type LayerSeries,
+  type LineByLayerOptions,
+  type HeatmapOptions,
+  type BarOptions,
+  type ScatterPoint,
+  type ScatterOptions,
+  type TokenHeatmapOptions,
+} from "./viz/figures";
+export { show, figureHtml, plotlyBundleDisplay, resetPlotlyBundle, PLOTLY_MIME, PLOTLY_URLS, type ShowOptions } from "./viz/show";
+export {
+  renderPng,
+  renderSvg,
+  savePng,
+  saveSvg,
+  closeRenderer,
+  findChromium,
+  plotlyBundlePath,
+  setRendererIdleClose,
+  rendererBrowser,
+  type RenderOptions,
+} from "./viz/render";
+export { showTable, tableHtml, tableText, type DataFrameLike, type TableInput, type TableOptions } from "./viz/table";
+export { progress, formatDuration, type Progress, type ProgressMode, type ProgressOptions, type ProgressState } from "./viz/progress";
+export { displayWriter, inNotebook, type DisplayData, type WriteDisplayData } from "./viz/jupyter";

@@ -18,6 +18,7 @@ import { dataProblems, isSequenceList, makeBatcher, type Batch, type Batcher, ty
 import { latestCheckpoint, loadCheckpoint, removeStaleTemps, saveCheckpoint, TRAINER_STATE_FORMAT, TRAINER_STATE_VERSION, type TrainerState } from "./checkpoint";
 import { clipByGlobalNorm } from "./clip";
 import { lrAt, SCHEDULE_NAMES, type ScheduleName } from "./schedule";
+import { formatDuration, progress as startProgress, type Progress } from "../viz/progress";
 
 export interface StepRecord {
   /** 0-based index of the update. */
@@ -86,7 +87,10 @@ export interface TrainOptions {
   resume?: boolean;
   /** Called after every step (awaited). */
   onStep?: (record: StepRecord) => void | Promise<void>;
-  /** Progress line on stderr; default: when stderr is a TTY. */
+  /**
+   * Progress line on stderr (`kit/viz/progress`: redrawn in place on a TTY, a line every 10 s otherwise; an updating
+   * HTML bar in a notebook); default: when stderr is a TTY.
+   */
   progress?: boolean;
   /** Print progress every this many steps; default about once a second (TTY) or every 10 s (pipe). */
   progressEvery?: number;
@@ -124,7 +128,7 @@ export async function train(model: HookedTransformer, data: TrainData, options: 
   let records: StepRecord[] = [];
   let start = 0;
   let checkpoint: string | undefined;
-  const progress = new Progress(o.progress ?? Boolean(process.stderr.isTTY), o.progressEvery, steps);
+  let progress: Progress | undefined;
 
   try {
     if (checkpointDir !== undefined) removeStaleTemps(checkpointDir);
@@ -155,7 +159,7 @@ export async function train(model: HookedTransformer, data: TrainData, options: 
     });
 
     let lastFinite: StepRecord | undefined = records[records.length - 1];
-    const t0 = performance.now();
+    progress = progressBar(o, steps, start, () => records[records.length - 1]);
     for (let step = start; step < steps; step++) {
       const began = performance.now();
       const lr = lrAt(step, { lr: o.lr, totalSteps: steps, schedule: o.schedule, warmupSteps: o.warmupSteps, minLrRatio: o.minLrRatio });
@@ -189,7 +193,7 @@ export async function train(model: HookedTransformer, data: TrainData, options: 
       if (evalBatcher && ((step + 1) % evalEvery === 0 || step === steps - 1)) {
         record.evalLoss = evaluateBatches(model, evalBatcher, o.evalBatches);
       }
-      progress.update(record, performance.now() - t0, step + 1 - start);
+      progress.update(step + 1, stepSummary(record));
       if (o.onStep) await o.onStep(record);
       if (checkpointDir !== undefined && ((o.checkpointEvery !== undefined && (step + 1) % o.checkpointEvery === 0) || step === steps - 1)) {
         checkpoint = saveCheckpoint(checkpointDir, { model, optimizer, state: state(step + 1) }, { keep: o.keepCheckpoints });
@@ -200,7 +204,7 @@ export async function train(model: HookedTransformer, data: TrainData, options: 
       checkpoint = saveCheckpoint(checkpointDir, { model, optimizer, state: state(start) }, { keep: o.keepCheckpoints });
     }
   } finally {
-    progress.end();
+    progress?.done();
     optimizer.dispose();
   }
 
@@ -445,47 +449,34 @@ function fmt(x: number): string {
 // ----------------------------------------------------------------------------------------------------------------
 // Progress
 
-/** The progress line on stderr: rewritten in place on a TTY, one line per update otherwise. */
-class Progress {
-  private lastPrint = -Infinity;
-  private printedInline = false;
-  private readonly tty = Boolean(process.stderr.isTTY);
-
-  constructor(
-    private readonly enabled: boolean,
-    private readonly every: number | undefined,
-    private readonly steps: number,
-  ) {}
-
-  update(r: StepRecord, elapsedMs: number, done: number): void {
-    if (!this.enabled) return;
-    const now = performance.now();
-    const last = r.step === this.steps - 1;
-    const due = this.every !== undefined ? (r.step + 1) % this.every === 0 : now - this.lastPrint >= (this.tty ? 1000 : 10_000);
-    if (!due && !last && done !== 1) return;
-    this.lastPrint = now;
-    const etaMs = (elapsedMs / done) * (this.steps - r.step - 1);
-    const line =
-      `train step ${r.step + 1}/${this.steps}  loss ${r.loss.toFixed(4)}  lr ${fmt(r.lr)}  |g| ${fmt(r.gradNorm)}` +
-      `  ${Math.round(r.tokensPerSec).toLocaleString("en-US")} tok/s  ETA ${duration(etaMs)}` +
-      (r.evalLoss !== undefined ? `  eval ${r.evalLoss.toFixed(4)}` : "");
-    if (this.tty) {
-      process.stderr.write(`\r\x1b[K${line}`);
-      this.printedInline = true;
-    } else {
-      process.stderr.write(line + "\n");
-    }
-  }
-
-  end(): void {
-    if (this.printedInline) process.stderr.write("\n");
-    this.printedInline = false;
-  }
+/**
+ * The progress display (kit/viz/progress): on stderr, `train step 2/4  loss …  lr …  |g| …  N tok/s  ETA 3s
+ * [eval …]`, redrawn in place about once a second on a TTY, one line every 10 s otherwise (or every
+ * `progressEvery` steps); the first and last steps always print. In a notebook, an updating HTML bar.
+ */
+function progressBar(o: Resolved, steps: number, start: number, last: () => StepRecord | undefined): Progress {
+  const tty = Boolean(process.stderr.isTTY);
+  return startProgress(steps, {
+    label: "train",
+    unit: "step",
+    enabled: o.progress ?? tty,
+    initial: start,
+    every: o.progressEvery,
+    ...(o.progressEvery === undefined && tty ? { intervalMs: 1000 } : {}),
+    format: (s) => {
+      const r = last();
+      if (!r) return `train step ${s.done}/${s.total}`;
+      const eta = Number.isFinite(s.etaMs) ? formatDuration(s.etaMs) : "?";
+      return `train step ${r.step + 1}/${steps}  ${stepLine(r)}  ETA ${eta}` + (r.evalLoss !== undefined ? `  eval ${r.evalLoss.toFixed(4)}` : "");
+    },
+  });
 }
 
-function duration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+function stepLine(r: StepRecord): string {
+  return `loss ${r.loss.toFixed(4)}  lr ${fmt(r.lr)}  |g| ${fmt(r.gradNorm)}  ${Math.round(r.tokensPerSec).toLocaleString("en-US")} tok/s`;
+}
+
+/** The notebook bar's text after the counts. */
+function stepSummary(r: StepRecord): string {
+  return stepLine(r) + (r.evalLoss !== undefined ? `  eval ${r.evalLoss.toFixed(4)}` : "");
 }

@@ -1,0 +1,684 @@
+/**
+ * Figure specs: functions that return plain Plotly figure objects `{ data, layout }`.
+ *
+ * A `Figure` is JSON data only (no functions, no typed arrays, no NaN: missing cells are `null`), so it can be
+ * snapshot-tested, saved in a notebook output (`application/vnd.plotly.v1+json`), rendered by `show()`, or
+ * exported with `savePng`/`saveSvg`.
+ *
+ * Research defaults:
+ * - every axis and colour bar is labelled (pass units in the titles: "logit difference (nats)");
+ * - signed data gets a diverging colour scale centred at 0 (`zmid: 0`, ColorBrewer RdBu reversed: blue below 0,
+ *   white at 0, red above); probabilities get a sequential scale fixed to 0..1;
+ * - hover text shows the exact stored values (float32 inputs such as tensors are written in their shortest exact
+ *   decimal form); NaN and ±Infinity cells are drawn as grey gaps and named in the hover text;
+ * - categorical axes (tokens, labels) are drawn at integer positions with `tickvals`/`ticktext`, so repeated
+ *   tokens ("the" … "the") stay separate columns instead of being merged by Plotly.
+ */
+import type { tf } from "../backend";
+import { describeValue as describe } from "../describe";
+
+// ----------------------------------------------------------------------------------------------------------------
+// Types
+
+/** One Plotly trace (`{ type: "heatmap", z, … }`); plain JSON. */
+export type Trace = { type: string } & Record<string, unknown>;
+
+/** A Plotly figure: `data` (traces) and `layout`, plain JSON. */
+export interface Figure {
+  data: Trace[];
+  layout: Record<string, unknown>;
+}
+
+/** Diverging scale for signed data: ColorBrewer RdBu, reversed (negative blue, 0 white, positive red). */
+export const DIVERGING_COLORSCALE: [number, string][] = [
+  [0, "#053061"], [0.1, "#2166ac"], [0.2, "#4393c3"], [0.3, "#92c5de"], [0.4, "#d1e5f0"], [0.5, "#f7f7f7"],
+  [0.6, "#fddbc7"], [0.7, "#f4a582"], [0.8, "#d6604d"], [0.9, "#b2182b"], [1, "#67001f"],
+];
+
+/** Sequential scale for probabilities (0 white → 1 dark blue): ColorBrewer Blues. */
+export const PROBABILITY_COLORSCALE: [number, string][] = [
+  [0, "#f7fbff"], [0.125, "#deebf7"], [0.25, "#c6dbef"], [0.375, "#9ecae1"], [0.5, "#6baed6"], [0.625, "#4292c6"],
+  [0.75, "#2171b5"], [0.875, "#08519c"], [1, "#08306b"],
+];
+
+/** Sequential scale for unsigned magnitudes (Plotly's perceptually uniform Viridis). */
+export const SEQUENTIAL_COLORSCALE = "Viridis";
+
+/** Line colours (Plotly's default D3 palette), reused for confidence bands. */
+export const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+/** Background behind heatmaps: NaN/±Infinity cells (gaps) show in this grey, unlike 0 (white). */
+const GAP_COLOR = "#bdbdbd";
+
+const FONT = { family: "Arial, 'DejaVu Sans', sans-serif", size: 13 };
+
+// ----------------------------------------------------------------------------------------------------------------
+// attentionPatternFigure
+
+export interface AttentionPatternOptions {
+  /** Token strings of the sequence (query = key tokens); length must match both axes. */
+  tokens?: string[];
+  /** Default "Attention pattern" (+ ", layer L, head H" when given). */
+  title?: string;
+  layer?: number;
+  head?: number;
+}
+
+/**
+ * A heatmap of one attention pattern `[q, k]` (probabilities, 0..1): query positions on y from top to bottom, key
+ * positions on x, a sequential colour scale fixed to 0..1. Masked entries (0) are white; NaN entries are gaps.
+ */
+export function attentionPatternFigure(pattern: number[][] | tf.Tensor, options: AttentionPatternOptions = {}): Figure {
+  const fn = "attentionPatternFigure";
+  const { tokens, title, layer, head } = options;
+  const m = readMatrix(fn, "pattern", pattern, "a square-or-rectangular [q, k] matrix of numbers");
+  const [q, k] = [m.rows, m.cols];
+  if (tokens !== undefined) {
+    checkStrings(fn, "options.tokens", tokens);
+    if (tokens.length !== k || q > k) {
+      throw new RangeError(`${fn}: options.tokens must have one token per key position (${k}) and the pattern at most as many queries as keys, received ${tokens.length} tokens for a [${q}, ${k}] pattern`);
+    }
+  }
+  if (layer !== undefined) checkInt(fn, "options.layer", layer);
+  if (head !== undefined) checkInt(fn, "options.head", head);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const row of m.values) for (const v of row) if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  if (lo < -1e-6 || hi > 1 + 1e-6) {
+    throw new RangeError(`${fn}: pattern values must be probabilities in [0, 1], received values from ${lo} to ${hi} (for scores or other signed data use heatmapFigure)`);
+  }
+  // Query tokens are the last q tokens when q < k (a pattern computed for the last positions only).
+  const keyLabels = tokens ? tokens.map(tokenLabel) : range(k).map(String);
+  const offset = q <= k ? k - q : 0;
+  const keyPos = range(k);
+  const queryPos = range(q).map((i) => i + offset);
+  const queryLabels = tokens ? tokens.slice(offset).map(tokenLabel) : queryPos.map(String);
+  const text = m.values.map((row, i) =>
+    row.map((v, j) => `query ${queryPos[i]} ${queryLabels[i]} → key ${j} ${keyLabels[j]}<br>p = ${m.exact(v)}`),
+  );
+  const name = [layer !== undefined ? `layer ${layer}` : "", head !== undefined ? `head ${head}` : ""].filter(Boolean).join(", ");
+  return {
+    data: [
+      {
+        type: "heatmap",
+        x: keyPos,
+        y: queryPos,
+        z: m.json,
+        text,
+        hoverinfo: "text",
+        hoverongaps: true,
+        colorscale: PROBABILITY_COLORSCALE,
+        zmin: 0,
+        zmax: 1,
+        colorbar: { title: { text: "attention probability" } },
+        ...(name ? { name } : {}),
+      },
+    ],
+    layout: {
+      title: { text: title ?? `Attention pattern${name ? ` (${name})` : ""}` },
+      font: FONT,
+      xaxis: {
+        title: { text: "key position (token)" },
+        ...categoricalTicks(keyPos, keyLabels),
+        side: "bottom",
+        tickangle: tokens ? -45 : 0,
+        constrain: "domain",
+      },
+      yaxis: {
+        title: { text: "query position (token)" },
+        ...categoricalTicks(queryPos, queryLabels),
+        autorange: "reversed",
+        scaleanchor: "x",
+        constrain: "domain",
+      },
+      margin: { l: 90, r: 30, t: 60, b: 90 },
+      plot_bgcolor: GAP_COLOR,
+    },
+  };
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// lineByLayerFigure
+
+export interface LayerSeries {
+  name: string;
+  values: number[];
+  /** Lower end of a confidence band, same length as values. */
+  lower?: number[];
+  /** Upper end of a confidence band, same length as values. */
+  upper?: number[];
+}
+
+export interface LineByLayerOptions {
+  title: string;
+  /** Name and unit of the measured quantity, e.g. "probe accuracy (fraction)". */
+  yTitle: string;
+  /** Default "layer". */
+  xTitle?: string;
+  /** x position of each value; default 0, 1, 2, … */
+  x?: number[];
+  /** Fixed y range, e.g. [0, 1] for probabilities. */
+  yRange?: [number, number];
+}
+
+/** One line per series over layers, each with an optional filled band between `lower` and `upper`. */
+export function lineByLayerFigure(series: LayerSeries[], options: LineByLayerOptions): Figure {
+  const fn = "lineByLayerFigure";
+  if (!Array.isArray(series) || series.length === 0) {
+    throw new TypeError(`${fn}: series must be a non-empty array of { name, values, lower?, upper? }, received ${describe(series)}`);
+  }
+  checkOptions(fn, options, ["title", "yTitle"]);
+  const { title, yTitle, xTitle = "layer", x, yRange } = options;
+  const n = series[0]?.values?.length ?? 0;
+  if (x !== undefined) {
+    checkNumbers(fn, "options.x", x, false);
+    if (x.length !== n) throw new RangeError(`${fn}: options.x must have one position per value (${n}), received ${x.length}`);
+  }
+  const xs = x ?? range(n);
+  const data: Trace[] = [];
+  series.forEach((s, i) => {
+    const where = `series[${i}]`;
+    if (s === null || typeof s !== "object" || typeof s.name !== "string") {
+      throw new TypeError(`${fn}: ${where} must be { name: string, values: number[], lower?, upper? }, received ${describe(s)}`);
+    }
+    checkNumbers(fn, `${where}.values`, s.values, true);
+    if (s.values.length !== n) {
+      throw new RangeError(`${fn}: every series must have the same number of values; ${where} (${JSON.stringify(s.name)}) has ${s.values.length}, series[0] has ${n}`);
+    }
+    if ((s.lower === undefined) !== (s.upper === undefined)) {
+      throw new TypeError(`${fn}: ${where} must give both lower and upper or neither, received only ${s.lower !== undefined ? "lower" : "upper"}`);
+    }
+    for (const key of ["lower", "upper"] as const) {
+      const arr = s[key];
+      if (arr === undefined) continue;
+      checkNumbers(fn, `${where}.${key}`, arr, true);
+      if (arr.length !== n) throw new RangeError(`${fn}: ${where}.${key} must have ${n} values like its values, received ${arr.length}`);
+    }
+    const color = PALETTE[i % PALETTE.length];
+    const group = `series-${i}`;
+    if (s.lower && s.upper) {
+      const band = { type: "scatter", mode: "lines", x: xs, line: { width: 0, color }, hoverinfo: "skip", showlegend: false, legendgroup: group };
+      data.push({ ...band, y: jsonNumbers(s.upper), name: `${s.name} upper` });
+      data.push({ ...band, y: jsonNumbers(s.lower), name: `${s.name} lower`, fill: "tonexty", fillcolor: withAlpha(color, 0.2) });
+    }
+    const text = s.values.map((v, j) => `${s.name}<br>${xTitle} ${xs[j]}: ${exactNumber(v)}${s.lower && s.upper ? `<br>band [${exactNumber(s.lower[j])}, ${exactNumber(s.upper[j])}]` : ""}`);
+    data.push({
+      type: "scatter",
+      mode: n <= 64 ? "lines+markers" : "lines",
+      name: s.name,
+      x: xs,
+      y: jsonNumbers(s.values),
+      line: { color, width: 2 },
+      marker: { color, size: 6 },
+      text,
+      hoverinfo: "text",
+      legendgroup: group,
+    });
+  });
+  return {
+    data,
+    layout: {
+      title: { text: title },
+      font: FONT,
+      xaxis: { title: { text: xTitle }, ...(x === undefined && n <= 24 ? { dtick: 1 } : {}), zeroline: false },
+      yaxis: { title: { text: yTitle }, ...(yRange ? { range: yRange } : {}) },
+      hovermode: "closest",
+      legend: { orientation: "h", y: -0.2 },
+      margin: { l: 80, r: 30, t: 60, b: 90 },
+    },
+  };
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// heatmapFigure
+
+export interface HeatmapOptions {
+  /** Column labels (strings drawn as ticks; numbers used as coordinates); length = columns. */
+  x?: (string | number)[];
+  /** Row labels; length = rows. */
+  y?: (string | number)[];
+  title?: string;
+  xTitle?: string;
+  yTitle?: string;
+  /** Default "value". */
+  colorbarTitle?: string;
+  /** Diverging scale centred at 0; default: when the finite data has both signs. */
+  diverging?: boolean;
+  zmin?: number;
+  zmax?: number;
+  /** Row 0 at the top, like a matrix; default true. */
+  reverseY?: boolean;
+}
+
+/** A heatmap of a matrix `z[row][col]`; NaN/±Infinity cells are gaps named in the hover text. */
+export function heatmapFigure(z: number[][] | tf.Tensor, options: HeatmapOptions = {}): Figure {
+  const fn = "heatmapFigure";
+  const { x, y, title = "", xTitle = "", yTitle = "", colorbarTitle = "value", diverging, zmin, zmax, reverseY = true } = options;
+  const m = readMatrix(fn, "z", z, "a [rows, cols] matrix of numbers");
+  if (x !== undefined) checkLabels(fn, "options.x", x, m.cols, "columns");
+  if (y !== undefined) checkLabels(fn, "options.y", y, m.rows, "rows");
+  if (zmin !== undefined && !Number.isFinite(zmin)) throw new RangeError(`${fn}: options.zmin must be a finite number, received ${describe(zmin)}`);
+  if (zmax !== undefined && !Number.isFinite(zmax)) throw new RangeError(`${fn}: options.zmax must be a finite number, received ${describe(zmax)}`);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const row of m.values) for (const v of row) if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  const div = diverging ?? (lo < 0 && hi > 0);
+  const xAxis = axisFor(x, m.cols);
+  const yAxis = axisFor(y, m.rows);
+  const text = m.values.map((row, i) => row.map((v, j) => `${yTitle || "row"} ${yAxis.labels[i]}, ${xTitle || "column"} ${xAxis.labels[j]}<br>${colorbarTitle} = ${m.exact(v)}`));
+  return {
+    data: [
+      {
+        type: "heatmap",
+        x: xAxis.coords,
+        y: yAxis.coords,
+        z: m.json,
+        text,
+        hoverinfo: "text",
+        hoverongaps: true,
+        colorscale: div ? DIVERGING_COLORSCALE : SEQUENTIAL_COLORSCALE,
+        ...(div && zmin === undefined && zmax === undefined ? { zmid: 0 } : {}),
+        ...(zmin !== undefined ? { zmin } : {}),
+        ...(zmax !== undefined ? { zmax } : {}),
+        colorbar: { title: { text: colorbarTitle } },
+      },
+    ],
+    layout: {
+      title: { text: title },
+      font: FONT,
+      xaxis: { title: { text: xTitle }, ...xAxis.ticks },
+      yaxis: { title: { text: yTitle }, ...yAxis.ticks, ...(reverseY ? { autorange: "reversed" } : {}) },
+      margin: { l: 90, r: 30, t: 60, b: 90 },
+      plot_bgcolor: GAP_COLOR,
+    },
+  };
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// barFigure
+
+export interface BarOptions {
+  title: string;
+  yTitle: string;
+  xTitle?: string;
+  /** Symmetric error bars (e.g. a standard error or a 95% CI half-width), one per bar. */
+  errors?: number[];
+}
+
+/** Bars with optional symmetric error bars; labels may repeat. */
+export function barFigure(labels: string[], values: number[], options: BarOptions): Figure {
+  const fn = "barFigure";
+  checkStrings(fn, "labels", labels);
+  checkNumbers(fn, "values", values, true);
+  if (values.length !== labels.length) throw new RangeError(`${fn}: values must have one value per label (${labels.length}), received ${values.length}`);
+  checkOptions(fn, options, ["title", "yTitle"]);
+  const { title, yTitle, xTitle = "", errors } = options;
+  if (errors !== undefined) {
+    checkNumbers(fn, "options.errors", errors, true);
+    if (errors.length !== values.length) throw new RangeError(`${fn}: options.errors must have one value per bar (${values.length}), received ${errors.length}`);
+  }
+  const pos = range(labels.length);
+  const shown = labels.map(tokenLabel);
+  const text = values.map((v, i) => `${shown[i]}: ${exactNumber(v)}${errors ? ` ± ${exactNumber(errors[i])}` : ""}`);
+  return {
+    data: [
+      {
+        type: "bar",
+        x: pos,
+        y: jsonNumbers(values),
+        marker: { color: PALETTE[0] },
+        text,
+        hoverinfo: "text",
+        textposition: "none",
+        ...(errors ? { error_y: { type: "data", array: jsonNumbers(errors), visible: true } } : {}),
+      },
+    ],
+    layout: {
+      title: { text: title },
+      font: FONT,
+      xaxis: { title: { text: xTitle }, ...categoricalTicks(pos, shown), tickangle: labels.length > 8 ? -45 : 0 },
+      yaxis: { title: { text: yTitle }, zeroline: true },
+      margin: { l: 80, r: 30, t: 60, b: 100 },
+    },
+  };
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// scatterFigure
+
+export interface ScatterPoint {
+  x: number;
+  y: number;
+  /** Shown in the hover text (and as text next to the point with `showLabels`). */
+  label?: string;
+  /** One trace (colour, legend entry) per group, in first-seen order. */
+  group?: string;
+}
+
+export interface ScatterOptions {
+  title: string;
+  xTitle: string;
+  yTitle: string;
+  /** Write each point's label next to it; default false. */
+  showLabels?: boolean;
+  /** Draw the y = x diagonal (for comparing two measurements); default false. */
+  diagonal?: boolean;
+}
+
+/** Points, one trace per group, hover showing label and exact coordinates. */
+export function scatterFigure(points: ScatterPoint[], options: ScatterOptions): Figure {
+  const fn = "scatterFigure";
+  if (!Array.isArray(points)) throw new TypeError(`${fn}: points must be an array of { x, y, label?, group? }, received ${describe(points)}`);
+  checkOptions(fn, options, ["title", "xTitle", "yTitle"]);
+  const { title, xTitle, yTitle, showLabels = false, diagonal = false } = options;
+  const groups = new Map<string, ScatterPoint[]>();
+  points.forEach((p, i) => {
+    if (p === null || typeof p !== "object" || typeof p.x !== "number" || typeof p.y !== "number" || !Number.isFinite(p.x) || !Number.isFinite(p.y)) {
+      throw new TypeError(`${fn}: points[${i}] must be { x: finite number, y: finite number, label?, group? }, received ${describe(p)}${p && typeof p === "object" ? ` (x ${describe(p.x)}, y ${describe(p.y)})` : ""}`);
+    }
+    if (p.label !== undefined && typeof p.label !== "string") throw new TypeError(`${fn}: points[${i}].label must be a string, received ${describe(p.label)}`);
+    if (p.group !== undefined && typeof p.group !== "string") throw new TypeError(`${fn}: points[${i}].group must be a string, received ${describe(p.group)}`);
+    const key = p.group ?? "";
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(p);
+  });
+  const data: Trace[] = [...groups].map(([group, ps], i) => ({
+    type: "scatter",
+    mode: showLabels ? "markers+text" : "markers",
+    name: group || "points",
+    x: ps.map((p) => p.x),
+    y: ps.map((p) => p.y),
+    marker: { color: PALETTE[i % PALETTE.length], size: 8, opacity: 0.85 },
+    text: ps.map((p) => `${p.label !== undefined ? `${escapeHtml(p.label)}<br>` : ""}${group ? `${escapeHtml(group)}<br>` : ""}${xTitle}: ${exactNumber(p.x)}<br>${yTitle}: ${exactNumber(p.y)}`),
+    hoverinfo: "text",
+    ...(showLabels ? { texttemplate: ps.map((p) => escapeHtml(p.label ?? "")), textposition: "top center" } : {}),
+  }));
+  if (diagonal && points.length) {
+    const all = points.flatMap((p) => [p.x, p.y]);
+    const [lo, hi] = [Math.min(...all), Math.max(...all)];
+    data.push({ type: "scatter", mode: "lines", name: "y = x", x: [lo, hi], y: [lo, hi], line: { color: "#7f7f7f", dash: "dash", width: 1 }, hoverinfo: "skip" });
+  }
+  return {
+    data,
+    layout: {
+      title: { text: title },
+      font: FONT,
+      xaxis: { title: { text: xTitle } },
+      yaxis: { title: { text: yTitle } },
+      hovermode: "closest",
+      showlegend: groups.size > 1 || diagonal,
+      margin: { l: 80, r: 30, t: 60, b: 70 },
+    },
+  };
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// tokenHeatmapFigure
+
+export interface TokenHeatmapOptions {
+  title: string;
+  /** Default "score". */
+  colorbarTitle?: string;
+  /** Wrap the sequence into rows of this many tokens; default 10 (about 60 px a token at 720 px). */
+  tokensPerRow?: number;
+  /** Colour range ±zmax; default the largest |score|. */
+  zmax?: number;
+}
+
+/**
+ * Tokens as text on cells coloured by a signed score per token (diverging, centred at 0), read left to right and
+ * wrapped into rows of `tokensPerRow`. Spaces show as "␣", newlines as "↵".
+ */
+export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tensor, options: TokenHeatmapOptions): Figure {
+  const fn = "tokenHeatmapFigure";
+  checkStrings(fn, "tokens", tokens);
+  const s = readVector(fn, "scores", scores);
+  if (s.values.length !== tokens.length) throw new RangeError(`${fn}: scores must have one score per token (${tokens.length}), received ${s.values.length}`);
+  checkOptions(fn, options, ["title"]);
+  const { title, colorbarTitle = "score", tokensPerRow = 10, zmax } = options;
+  if (!Number.isInteger(tokensPerRow) || tokensPerRow <= 0) throw new RangeError(`${fn}: options.tokensPerRow must be a positive integer, received ${describe(tokensPerRow)}`);
+  if (zmax !== undefined && !(Number.isFinite(zmax) && zmax > 0)) throw new RangeError(`${fn}: options.zmax must be a positive finite number, received ${describe(zmax)}`);
+  const n = tokens.length;
+  const cols = Math.max(1, Math.min(tokensPerRow, n));
+  const rows = Math.max(1, Math.ceil(n / cols));
+  let maxAbs = 0;
+  for (const v of s.values) if (Number.isFinite(v)) maxAbs = Math.max(maxAbs, Math.abs(v));
+  const range_ = zmax ?? (maxAbs > 0 ? maxAbs : 1);
+  const z: (number | null)[][] = [];
+  const text: string[][] = [];
+  const hover: string[][] = [];
+  for (let r = 0; r < rows; r++) {
+    z.push([]);
+    text.push([]);
+    hover.push([]);
+    for (let c = 0; c < cols; c++) {
+      const i = r * cols + c;
+      const inside = i < n;
+      z[r].push(inside ? s.json[i] : null);
+      text[r].push(inside ? tokenLabel(tokens[i]) : "");
+      hover[r].push(inside ? `token ${i}: ${tokenLabel(tokens[i])}<br>${colorbarTitle} = ${s.exact(s.values[i])}` : "");
+    }
+  }
+  return {
+    data: [
+      {
+        type: "heatmap",
+        z,
+        text,
+        texttemplate: "%{text}",
+        textfont: { size: 11 },
+        customdata: hover,
+        hovertemplate: "%{customdata}<extra></extra>",
+        hoverongaps: false,
+        colorscale: DIVERGING_COLORSCALE,
+        zmid: 0,
+        zmin: -range_,
+        zmax: range_,
+        xgap: 2,
+        ygap: 2,
+        colorbar: { title: { text: colorbarTitle }, thickness: 12 },
+      },
+    ],
+    layout: {
+      title: { text: title },
+      font: FONT,
+      xaxis: { visible: false },
+      yaxis: { visible: false, autorange: "reversed" },
+      height: Math.max(240, 110 + 44 * rows),
+      margin: { l: 20, r: 20, t: 60, b: 20 },
+      plot_bgcolor: "#ffffff",
+    },
+  };
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Helpers (exported for show/table and tests)
+
+/** Title text of a figure ("" when none). */
+export function figureTitle(fig: Figure): string {
+  const t = fig?.layout?.title;
+  if (typeof t === "string") return t;
+  if (t && typeof t === "object" && typeof (t as { text?: unknown }).text === "string") return (t as { text: string }).text;
+  return "";
+}
+
+/**
+ * A token as an axis or cell label: HTML-escaped (Plotly renders a subset of HTML in text), spaces as "␣",
+ * newlines as "↵", tabs as "⇥", other control characters as \u escapes.
+ */
+export function tokenLabel(token: string): string {
+  let out = "";
+  for (const ch of token) {
+    if (ch === " ") out += "␣";
+    else if (ch === "\n") out += "↵";
+    else if (ch === "\t") out += "⇥";
+    else if (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f) out += `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`;
+    else out += ch;
+  }
+  return escapeHtml(out);
+}
+
+/** Escape &, < and > (Plotly and HTML both read them as markup). */
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** A number written exactly (shortest round-trip form); NaN and ±Infinity by name. */
+export function exactNumber(v: number): string {
+  return Number.isNaN(v) ? "NaN" : String(v);
+}
+
+/** Shortest decimal that reads back to the same float32 (for values that came from float32 storage). */
+export function shortestFloat32(v: number): number {
+  if (!Number.isFinite(v) || v === 0) return v;
+  const f = Math.fround(v);
+  if (f !== v) return v; // not a float32 value: leave it exact
+  for (let p = 1; p <= 9; p++) {
+    const c = Number(v.toPrecision(p));
+    if (Math.fround(c) === f) return c;
+  }
+  return v;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+function withAlpha(hex: string, alpha: number): string {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}
+
+function categoricalTicks(pos: number[], labels: string[]): Record<string, unknown> {
+  return { tickmode: "array", tickvals: pos, ticktext: labels, showgrid: false, zeroline: false };
+}
+
+/** Coordinates, display labels and tick settings for optional heatmap labels. */
+function axisFor(labels: (string | number)[] | undefined, n: number): { coords: number[]; labels: string[]; ticks: Record<string, unknown> } {
+  if (labels !== undefined && labels.every((l) => typeof l === "number")) {
+    return { coords: labels as number[], labels: labels.map(String), ticks: { showgrid: false, zeroline: false } };
+  }
+  const pos = range(n);
+  const shown = labels ? labels.map((l) => (typeof l === "string" ? tokenLabel(l) : String(l))) : pos.map(String);
+  return { coords: pos, labels: shown, ticks: labels ? categoricalTicks(pos, shown) : { showgrid: false, zeroline: false } };
+}
+
+function jsonNumbers(values: number[]): (number | null)[] {
+  return values.map((v) => (Number.isFinite(v) ? v : null));
+}
+
+function checkOptions(fn: string, options: unknown, required: string[]): void {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`${fn}: options must be an object with { ${required.join(", ")} }, received ${describe(options)}`);
+  }
+  for (const key of required) {
+    const v = (options as Record<string, unknown>)[key];
+    if (typeof v !== "string") throw new TypeError(`${fn}: options.${key} must be a string, received ${describe(v)}`);
+  }
+}
+
+function checkInt(fn: string, name: string, v: unknown): void {
+  if (typeof v !== "number" || !Number.isInteger(v)) throw new TypeError(`${fn}: ${name} must be an integer, received ${describe(v)}`);
+}
+
+function checkStrings(fn: string, name: string, arr: unknown): asserts arr is string[] {
+  if (!Array.isArray(arr)) throw new TypeError(`${fn}: ${name} must be an array of strings, received ${describe(arr)}`);
+  const bad = arr.findIndex((t) => typeof t !== "string");
+  if (bad >= 0) throw new TypeError(`${fn}: ${name} must be an array of strings, received ${describe(arr[bad])} at index ${bad}`);
+}
+
+/** Numbers (NaN and ±Infinity allowed when `nonFinite`). */
+function checkNumbers(fn: string, name: string, arr: unknown, nonFinite: boolean): asserts arr is number[] {
+  if (!Array.isArray(arr)) throw new TypeError(`${fn}: ${name} must be an array of numbers, received ${describe(arr)}`);
+  const bad = arr.findIndex((v) => typeof v !== "number" || (!nonFinite && !Number.isFinite(v)));
+  if (bad >= 0) throw new TypeError(`${fn}: ${name} must be an array of ${nonFinite ? "" : "finite "}numbers, received ${describe(arr[bad])} at index ${bad}`);
+}
+
+function checkLabels(fn: string, name: string, labels: unknown, n: number, what: string): void {
+  if (!Array.isArray(labels) || labels.some((l) => typeof l !== "string" && (typeof l !== "number" || !Number.isFinite(l)))) {
+    throw new TypeError(`${fn}: ${name} must be an array of strings or finite numbers, received ${describe(labels)}`);
+  }
+  if (labels.length !== n) throw new RangeError(`${fn}: ${name} must have one label per ${what.replace(/s$/, "")} (${n} ${what}), received ${labels.length}`);
+}
+
+interface TensorLike {
+  shape: number[];
+  arraySync(): unknown;
+  dtype?: string;
+}
+
+function isTensorLike(v: unknown): v is TensorLike {
+  return v !== null && typeof v === "object" && Array.isArray((v as TensorLike).shape) && typeof (v as TensorLike).arraySync === "function";
+}
+
+/** The shape of a nested array along its first elements ([] for a non-array). */
+function nestedShape(v: unknown): number[] {
+  const shape: number[] = [];
+  let cur = v;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    cur = cur[0];
+  }
+  return shape;
+}
+
+interface Matrix {
+  rows: number;
+  cols: number;
+  values: number[][];
+  /** Values for JSON: finite numbers (float32-shortened for tensors), null for NaN/±Infinity. */
+  json: (number | null)[][];
+  exact(v: number): string;
+}
+
+/** Read a rectangular matrix of numbers (NaN, ±Infinity and null → NaN allowed) from nested arrays or a rank-2 tensor. */
+function readMatrix(fn: string, name: string, input: unknown, expected: string): Matrix {
+  const fromTensor = isTensorLike(input);
+  const shape = fromTensor ? (input as TensorLike).shape : nestedShape(input);
+  const hint = shape.length === 4 || shape.length === 3 ? ` (from a cache pattern [batch, n_heads, q, k], pass one head: pattern[b][h])` : "";
+  if (shape.length !== 2 || shape[0] === 0 || shape[1] === 0) {
+    throw new RangeError(`${fn}: ${name} must be ${expected}, received ${fromTensor || Array.isArray(input) ? `shape [${shape.join(", ")}]` : describe(input)}${name === "pattern" ? hint : ""}`);
+  }
+  const raw = (fromTensor ? (input as TensorLike).arraySync() : input) as unknown[][];
+  const [rows, cols] = shape;
+  const values: number[][] = [];
+  for (let i = 0; i < rows; i++) {
+    const row = raw[i];
+    if (!Array.isArray(row) || row.length !== cols) {
+      throw new RangeError(`${fn}: ${name} must be ${expected}, received a ragged array (row ${i} has ${Array.isArray(row) ? `length ${row.length}` : describe(row)}, row 0 has length ${cols})`);
+    }
+    values.push(
+      row.map((v, j) => {
+        if (v === null) return NaN;
+        if (typeof v !== "number") throw new TypeError(`${fn}: ${name} must be ${expected}, received ${describe(v)} at [${i}, ${j}]`);
+        return v;
+      }),
+    );
+  }
+  const f32 = fromTensor && ((input as TensorLike).dtype ?? "float32") === "float32";
+  const norm = (v: number) => (f32 ? shortestFloat32(v) : v);
+  return {
+    rows,
+    cols,
+    values,
+    json: values.map((row) => row.map((v) => (Number.isFinite(v) ? norm(v) : null))),
+    exact: (v) => exactNumber(norm(v)),
+  };
+}
+
+function readVector(fn: string, name: string, input: unknown): { values: number[]; json: (number | null)[]; exact(v: number): string } {
+  const fromTensor = isTensorLike(input);
+  const shape = fromTensor ? (input as TensorLike).shape : nestedShape(input);
+  if (shape.length !== 1) {
+    throw new RangeError(`${fn}: ${name} must be a 1-D array of numbers, received ${fromTensor || Array.isArray(input) ? `shape [${shape.join(", ")}]` : describe(input)}`);
+  }
+  const raw = (fromTensor ? (input as TensorLike).arraySync() : input) as unknown[];
+  const values = raw.map((v, i) => {
+    if (v === null) return NaN;
+    if (typeof v !== "number") throw new TypeError(`${fn}: ${name} must be a 1-D array of numbers, received ${describe(v)} at index ${i}`);
+    return v;
+  });
+  const f32 = fromTensor && ((input as TensorLike).dtype ?? "float32") === "float32";
+  const norm = (v: number) => (f32 ? shortestFloat32(v) : v);
+  return { values, json: values.map((v) => (Number.isFinite(v) ? norm(v) : null)), exact: (v) => exactNumber(norm(v)) };
+}
