@@ -1,0 +1,124 @@
+/**
+ * The curated quickstart notebook, end to end: through the kit's in-process runner (no Python), through real
+ * Jupyter (nbconvert + the tslab kernel, when Debian's Jupyter is installed), and its report in headless Chromium.
+ * Needs the built kit (`npm test` builds it first): the notebook imports "persona-kit" from kit/dist.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeReport } from "../kit/notebook/report";
+import { runNotebook, type NotebookRun } from "../kit/notebook/runner";
+import { findChromium } from "../kit/viz/render";
+
+const ROOT = path.resolve(__dirname, "..");
+const NOTEBOOK = path.join(ROOT, "notebooks", "00-quickstart.ipynb");
+const OUT = path.join(ROOT, "out", "test-artifacts", "quickstart");
+const NBCONVERT = "/usr/bin/jupyter-nbconvert";
+const BUILT = fs.existsSync(path.join(ROOT, "kit", "dist", "index.js"));
+
+interface Output {
+  output_type: string;
+  name?: string;
+  text?: string | string[];
+  data?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+}
+interface Cell {
+  cell_type: string;
+  outputs?: Output[];
+}
+
+const joined = (t: unknown) => (Array.isArray(t) ? t.join("") : String(t ?? ""));
+const outputsOf = (cells: Cell[]) => cells.filter((c) => c.cell_type === "code").flatMap((c) => c.outputs ?? []);
+const figuresOf = (cells: Cell[]) => outputsOf(cells).filter((o) => o.data?.["application/vnd.plotly.v1+json"] !== undefined);
+
+const skipReason = (skip: boolean, reason: string) => (skip ? ` (skipped: ${reason})` : "");
+
+describe.skipIf(!BUILT)(`notebooks/00-quickstart.ipynb${skipReason(!BUILT, "kit/dist is not built; `npm test` builds it")}`, () => {
+  let run: NotebookRun;
+
+  beforeAll(async () => {
+    fs.rmSync(OUT, { recursive: true, force: true });
+    fs.mkdirSync(OUT, { recursive: true });
+    run = await runNotebook(NOTEBOOK, { outPath: path.join(OUT, "00-quickstart.ipynb") });
+  }, 180_000);
+
+  afterAll(async () => {
+    const { closeRenderer } = await import("../kit/viz/render");
+    await closeRenderer();
+  });
+
+  it("runNotebook(quickstart) runs every cell without an error output, in under 2 minutes", () => {
+    expect(run.failedCell).toBeUndefined();
+    expect(run.ok).toBe(true);
+    expect(run.cells.length).toBe(run.codeCells);
+    expect(run.ms).toBeLessThan(120_000);
+    const cells = run.notebook.cells as Cell[];
+    expect(outputsOf(cells).filter((o) => o.output_type === "error")).toEqual([]);
+  });
+
+  it("runNotebook(quickstart) shows the attention pattern, residual-norm and steering figures, each with a PNG fallback", () => {
+    const figs = figuresOf(run.notebook.cells as Cell[]);
+    const titles = figs.map((f) => (f.metadata?.["persona-kit"] as { title?: string } | undefined)?.title);
+    expect(titles).toEqual(["Attention pattern, block 0, head 0", "Residual stream norm by layer", "Sad-family words in 8 greedy completions"]);
+    if (findChromium()) for (const f of figs) expect(String(f.data?.["image/png"]).length).toBeGreaterThan(1000);
+    const bundles = outputsOf(run.notebook.cells as Cell[]).filter((o) => (o.metadata?.["persona-kit"] as { kind?: string } | undefined)?.kind === "plotly-bundle");
+    expect(bundles).toEqual([]); // stripped from saved copies: the notebook stays small
+    expect(fs.statSync(path.join(OUT, "00-quickstart.ipynb")).size).toBeLessThan(2_000_000);
+  });
+
+  it("runNotebook(quickstart) generates non-empty text and records the steering verdict", () => {
+    const cells = run.notebook.cells as Cell[];
+    const generated = joined(outputsOf([cells.filter((c) => c.cell_type === "code")[1]]).find((o) => o.name === "stdout")?.text);
+    expect(generated).toMatch(/^Once upon a time \S+/);
+    expect(generated.split("\n").filter((l) => l.startsWith("- ")).length).toBe(3);
+    expect(run.verdicts.map((v) => v.hypothesis)).toEqual(["steering"]);
+  });
+
+  it.skipIf(!findChromium())(`writeReport([run]) draws every figure in headless Chromium${skipReason(!findChromium(), "no chromium; apt-get install chromium")}`, async () => {
+    const { chromium } = await import("playwright-core");
+    const { index } = await writeReport([run], path.join(OUT, "report"));
+    expect(fs.existsSync(path.join(OUT, "report", "vendor", "plotly.min.js"))).toBe(true);
+    const browser = await chromium.launch({
+      executablePath: findChromium()!,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(`file://${index}`);
+      expect(await page.textContent("body")).toContain("00-quickstart");
+      await page.goto(`file://${path.join(OUT, "report", "00-quickstart.html")}`);
+      await page.waitForFunction((n) => document.querySelectorAll(".js-plotly-plot").length >= n, figuresOf(run.notebook.cells as Cell[]).length, { timeout: 20_000 });
+      const drawn = await page.evaluate(
+        () =>
+          [...document.querySelectorAll(".js-plotly-plot")].filter((p) => {
+            const svg = p.querySelector("svg.main-svg");
+            const box = svg?.getBoundingClientRect();
+            return !!box && box.width > 0 && box.height > 0 && [...p.querySelectorAll(".overplot .mlayer")].some((layer) => layer.childElementCount > 0);
+          }).length,
+      );
+      expect(drawn).toBe(figuresOf(run.notebook.cells as Cell[]).length);
+      await page.screenshot({ path: path.join(OUT, "report-quickstart.png"), fullPage: true });
+      expect(fs.statSync(path.join(OUT, "report-quickstart.png")).size).toBeGreaterThan(10_000);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
+  it.skipIf(!fs.existsSync(NBCONVERT))(`jupyter nbconvert --execute runs the quickstart with the tslab kernel${skipReason(!fs.existsSync(NBCONVERT), "no Debian jupyter-nbconvert")}`, () => {
+    const out = path.join(OUT, "nbconvert");
+    fs.mkdirSync(out, { recursive: true });
+    execFileSync(
+      NBCONVERT,
+      ["--to", "notebook", "--execute", "--ExecutePreprocessor.kernel_name=persona-kit", "--ExecutePreprocessor.timeout=300", "--output-dir", out, NOTEBOOK],
+      { cwd: path.dirname(NOTEBOOK), env: { ...process.env, JUPYTER_PATH: path.join(ROOT, "jupyter") }, stdio: "pipe", timeout: 240_000 },
+    );
+    const nb = JSON.parse(fs.readFileSync(path.join(out, "00-quickstart.ipynb"), "utf8")) as { cells: Cell[] };
+    expect(outputsOf(nb.cells).filter((o) => o.output_type === "error")).toEqual([]);
+    expect(figuresOf(nb.cells).length).toBe(3);
+  }, 240_000);
+});
