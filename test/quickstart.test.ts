@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeReport } from "../kit/notebook/report";
 import { runNotebook, type NotebookRun } from "../kit/notebook/runner";
-import { findChromium } from "../kit/viz/render";
+import { closeRenderer, findChromium } from "../kit/viz/render";
 
 const ROOT = path.resolve(__dirname, "..");
 const NOTEBOOK = path.join(ROOT, "notebooks", "00-quickstart.ipynb");
@@ -45,7 +45,6 @@ describe.skipIf(!BUILT)(`notebooks/00-quickstart.ipynb${skipReason(!BUILT, "kit/
   }, 180_000);
 
   afterAll(async () => {
-    const { closeRenderer } = await import("../kit/viz/render");
     await closeRenderer();
   });
 
