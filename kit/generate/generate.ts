@@ -6,6 +6,7 @@ import { tf } from "../backend";
 import { ActivationCache } from "../model/cache";
 import type { FwdHook, HookFilter, HookName } from "../model/hooks";
 import { KVCache, type HookedTransformer } from "../model/transformer";
+import { progress } from "../viz/progress";
 import { checkSamplingOptions, Sampler, type SamplingOptions } from "./sampler";
 
 export interface GenerateOptions extends SamplingOptions {
@@ -23,6 +24,8 @@ export interface GenerateOptions extends SamplingOptions {
   addBos?: boolean;
   /** Called after each step with the new token of every row (-1 for rows already finished). */
   onStep?: (step: number, tokens: readonly number[]) => void;
+  /** Show progress with an ETA (an updating display in a notebook, a bar on stderr in a terminal). Default false. */
+  progress?: boolean;
 }
 
 export interface GenerateResult {
@@ -44,7 +47,7 @@ export type PromptInput = string | readonly string[] | readonly number[] | reado
 
 /** Generate continuations of one or several prompts. */
 export function generate(model: HookedTransformer, prompts: PromptInput, options: GenerateOptions = {}): GenerateResult {
-  const { maxNewTokens = 64, seed = 0, fwdHooks = [], namesFilter, onStep, temperature = 1, topK = 0, topP = 1 } = options;
+  const { maxNewTokens = 64, seed = 0, fwdHooks = [], namesFilter, onStep, temperature = 1, topK = 0, topP = 1, progress: showProgress = false } = options;
   checkSamplingOptions({ temperature, topK, topP }, "generate");
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`generate: maxNewTokens must be an integer ≥ 0, received ${maxNewTokens}`);
   const cfg = model.cfg;
@@ -66,6 +69,7 @@ export function generate(model: HookedTransformer, prompts: PromptInput, options
   const V = cfg.d_vocab;
 
   let input = rows.map((r) => [...Array<number>(T0 - r.length).fill(pad), ...r]);
+  const bar = showProgress && maxNewTokens > 0 ? progress(maxNewTokens, { label: `generate ×${B}`, unit: "step" }) : null;
   try {
     for (let step = 0; step < maxNewTokens; step++) {
       const store = namesFilter !== undefined ? new Map<HookName, tf.Tensor>() : undefined;
@@ -90,6 +94,7 @@ export function generate(model: HookedTransformer, prompts: PromptInput, options
         if (stop.has(id)) finish[b] = "stop";
       }
       onStep?.(step, next);
+      bar?.update(step + 1);
       if (finish.every((f) => f)) break;
       if (kv.length + 1 > cfg.n_ctx) break;
       input = next.map((id) => [id < 0 ? pad : id]);
@@ -100,6 +105,7 @@ export function generate(model: HookedTransformer, prompts: PromptInput, options
     throw e;
   } finally {
     kv.dispose();
+    bar?.done();
   }
   const sequences = rows.map((r, b) => [...r, ...newTokens[b]]);
   return {

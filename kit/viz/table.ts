@@ -12,10 +12,11 @@
 import { displayWriter } from "./jupyter";
 
 /** A danfo DataFrame (or anything with the same `columns` and `values`). */
+/** What the tables need of a danfo DataFrame (rows of cells in `values`; checked at run time). */
 export interface DataFrameLike {
-  columns: string[];
-  values: unknown[][];
-  index?: unknown[];
+  columns: readonly string[];
+  values: readonly unknown[];
+  index?: readonly unknown[];
 }
 
 export type TableInput = DataFrameLike | Record<string, unknown>[];
@@ -146,13 +147,13 @@ function toGrid(fn: string, table: TableInput): Grid {
   const df = table as Partial<DataFrameLike> | null;
   if (df && typeof df === "object" && Array.isArray(df.columns) && Array.isArray(df.values)) {
     const columns = df.columns.map(String);
-    const rows = df.values;
-    rows.forEach((row, i) => {
+    const rows = df.values.map((row, i) => {
       if (!Array.isArray(row) || row.length !== columns.length) {
         throw new TypeError(`${fn}: table.values must be rows of ${columns.length} cells (one per column), received ${Array.isArray(row) ? `${row.length} cells` : typeof row} at row ${i}`);
       }
+      return row as unknown[];
     });
-    const index = Array.isArray(df.index) && df.index.length === rows.length && !df.index.every((v, i) => v === i) ? df.index : null;
+    const index = Array.isArray(df.index) && df.index.length === rows.length && !df.index.every((v, i) => v === i) ? [...df.index] : null;
     return { columns, rows, index };
   }
   throw new TypeError(
