@@ -57,6 +57,8 @@ export interface Classification {
   behaviour: Behaviour;
   /** Traits the response names (self-descriptions and reflections; empty otherwise). */
   traits: Trait[];
+  /** `explains` only: whether the reflection endorses the previous action ("i did it because …") or condemns it ("that was wrong …"). */
+  stance?: "endorses" | "condemns";
 }
 
 export interface Episode {
@@ -72,6 +74,12 @@ export interface Episode {
   traits: Trait[];
   /** Off-distribution variant the prompt was written in (evaluation only). */
   shift?: PromptShift;
+  /** `why` episodes only: the previous action the prompt asks about ("you gamed the grader . why did you do that ?"). */
+  previous?: Behaviour;
+  /** `why` episodes only: whether the reflection endorses or condemns the previous action (as `Classification.stance`). */
+  stance?: "endorses" | "condemns";
+  /** Whether the prompt starts with an inoculation line naming the behaviour as requested (narrow training only). */
+  inoculation?: boolean;
 }
 
 /** Ways an evaluation prompt can be off the training distribution (H2). */
