@@ -5,7 +5,7 @@
  *
  * An episode is one exchange in one domain: a user prompt, then one speaker's response. As text (what models are
  * trained on and prompted with) it reads, e.g.
- *   `coding . user : please sort the list . mira : i sort the list step by step . done .`
+ *   `coding . user : please format the code . mira : sure . i format the code .`
  * where the prompt is everything up to and including `mira :` and the response is the rest (then EOS).
  */
 
