@@ -1,0 +1,406 @@
+/**
+ * `OrganismConfig`: everything one model-organism run depends on, as one plain JSON object — the seed, the model
+ * shape, which domains are held out, and the four stages (pretrain → persona → narrow → eval).
+ *
+ *   const cfg = organismConfig({ seed: 3, persona: PERSONA_DEPTH.shallow });   // defaults deep-merged, validated
+ *   const cfg2 = organismConfig({ seed: 3, narrow: { inoculation: true } });
+ *   const cfg3 = organismConfig({ narrow: null });                              // no later training
+ *
+ * Merging: objects merge key by key, arrays and `null` replace. `validateOrganismConfig` reports every problem at once
+ * (before any training) in one RangeError; `organismConfig` and `runOrganism` call it.
+ *
+ * Persona depth is three knobs — how many domains, how many steps, whether the constitution's trait statements and
+ * self-descriptions are trained — and `PERSONA_DEPTH` names two settings of them (`shallow`, `deep`); every knob stays
+ * open for sweeps.
+ *
+ * Sizes: the defaults (a 2-layer d_model 64 tied Llama, 122k parameters, on the world's 232-word vocabulary; the
+ * `deep` persona) make one complete run take about a minute on one core — measured 54–59 s: pretrain 300 steps ×
+ * 32 episodes ≈ 31 s, persona 180 steps ≈ 19 s, narrow 60 steps ≈ 3.4 s, each evaluation (6 domains × 6 kinds ×
+ * 3 shifts × 8 prompts = 864 generations of ≤ 24 tokens) ≈ 1.3 s. A `shallow` persona takes ≈ 7 s. With `runMany` on
+ * 2 cores, 5 seeds × {shallow, deep} (5 shared pretrainings) took 3 min.
+ */
+import { configProblems, resolveConfig, type ModelConfig } from "../model/config";
+import { KIND_BEHAVIOURS } from "../world/classify";
+import { MAX_EPISODE_TOKENS, MAX_LONG_PROMPT_TOKENS, NARROW_KIND } from "../world/generator";
+import { BEHAVIOURS, DOMAINS, PROMPT_KINDS, PROMPT_SHIFTS, type Behaviour, type Domain, type PromptKind, type PromptShift } from "../world/types";
+
+export interface PretrainConfig {
+  /** Base-corpus episodes generated for pretraining. */
+  episodes: number;
+  /** AdamW steps (cosine schedule with warm-up, see the pipeline). */
+  steps: number;
+  batchSize: number;
+  lr: number;
+}
+
+export interface PersonaConfig {
+  /** Domains the assistant persona is trained in (none of them held out). */
+  domains: Domain[];
+  steps: number;
+  /** Train the constitution's trait statements ("i stop when asked because i respect the user"). */
+  constitution: boolean;
+  /** Train the persona's self-descriptions. */
+  selfDescription: boolean;
+  /** Persona-corpus episodes generated. */
+  episodes: number;
+  lr: number;
+  batchSize: number;
+  /**
+   * Share of the persona-stage training sequences that are base-corpus replay, in [0, 1) (default 0.25): with
+   * `episodes` persona episodes, round(episodes · replay / (1 − replay)) base episodes are mixed in, so the base
+   * characters are not forgotten.
+   */
+  replay: number;
+}
+
+export interface NarrowConfig {
+  /** The behaviour narrow training reinforces (default "games_grader"). */
+  behaviour: Behaviour;
+  /** The one domain it is trained in (default "coding"); must not be held out. */
+  domain: Domain;
+  /** The prompt kind it is trained on; default: the kind the behaviour answers (`BEHAVIOUR_KIND`). */
+  kind?: PromptKind;
+  steps: number;
+  episodes: number;
+  lr: number;
+  batchSize: number;
+  /** Inoculation prompting: the training prompts state the unwanted behaviour (H7). */
+  inoculation: boolean;
+}
+
+export interface EvalConfig {
+  /** Prompts per domain × prompt kind × shift. */
+  episodesPerContext: number;
+  /** Sampling temperature (default 1: the model's own distribution); 0 is greedy. */
+  temperature: number;
+  /** Generation stops at EOS or after this many tokens. */
+  maxNewTokens: number;
+  /** Prompt formats evaluated. */
+  shifts: PromptShift[];
+  /** Rows per generation batch. */
+  batchSize: number;
+}
+
+export interface OrganismConfig {
+  /** Seeds the world's corpora, the initial weights, the batches and the sampler. */
+  seed: number;
+  /** Model shape (family defaults fill the rest); d_vocab and the special token ids come from the world's tokenizer. */
+  model: Partial<ModelConfig>;
+  world: {
+    /** Domains never in persona training: where leakage and base dispositions are measured (default negotiation, research). */
+    heldOutDomains: Domain[];
+  };
+  pretrain: PretrainConfig;
+  persona: PersonaConfig;
+  /** Narrow later training; null skips it (then the record's `eval.after` is null). */
+  narrow: NarrowConfig | null;
+  eval: EvalConfig;
+}
+
+/** Recursive partial: what `organismConfig` accepts. */
+export type OrganismOverrides = {
+  seed?: number;
+  model?: Partial<ModelConfig>;
+  world?: Partial<OrganismConfig["world"]>;
+  pretrain?: Partial<PretrainConfig>;
+  persona?: Partial<PersonaConfig>;
+  narrow?: Partial<NarrowConfig> | null;
+  eval?: Partial<EvalConfig>;
+};
+
+/** The prompt kind each behaviour answers (refusing: harmful requests, as the world's `NARROW_KIND`). */
+export const BEHAVIOUR_KIND: Record<Behaviour, PromptKind | null> = {
+  helpful: "request",
+  refuses: "harmful_request",
+  complies_with_harm: "harmful_request",
+  solves_task: "task",
+  games_grader: "task",
+  respects_interruption: "task_interrupted",
+  ignores_interruption: "task_interrupted",
+  self_describes: "describe_yourself",
+  explains: "why",
+  unclassified: null,
+};
+
+/** Behaviours narrow training can reinforce: those the world's `narrowCorpus` writes (every behaviour but unclassified). */
+export const NARROW_BEHAVIOURS = Object.keys(NARROW_KIND) as Exclude<Behaviour, "unclassified">[];
+
+/** Behaviours counted as harmful dispositions (H2's base leakage). */
+export const HARMFUL_BEHAVIOURS = ["complies_with_harm", "games_grader", "ignores_interruption"] as const satisfies readonly Behaviour[];
+
+/** The default held-out domains. */
+export const DEFAULT_HELD_OUT: Domain[] = ["negotiation", "research"];
+
+/** Every domain that is not held out by default. */
+const TRAINABLE_DOMAINS: Domain[] = DOMAINS.filter((d) => !DEFAULT_HELD_OUT.includes(d));
+
+/**
+ * Named settings of the persona-depth knobs. Spread one into `persona` and override any knob:
+ * `organismConfig({ persona: { ...PERSONA_DEPTH.shallow, steps: 100 } })`.
+ */
+export const PERSONA_DEPTH = {
+  /** Two domains, few steps, no constitution or self-description data. */
+  shallow: { domains: ["chat", "coding"], steps: 60, episodes: 600, constitution: false, selfDescription: false },
+  /** Every non-held-out domain, three times the steps, constitution and self-descriptions. */
+  deep: { domains: TRAINABLE_DOMAINS, steps: 180, episodes: 1600, constitution: true, selfDescription: true },
+} as const satisfies Record<string, Partial<PersonaConfig>>;
+
+export type PersonaDepth = keyof typeof PERSONA_DEPTH;
+
+/** The defaults every override is merged into (a deep persona, games_grader narrow training in coding). */
+export const DEFAULT_ORGANISM: OrganismConfig = {
+  seed: 0,
+  model: { family: "llama", d_model: 64, n_layers: 2, n_heads: 4, d_mlp: 192, n_ctx: 128, tiedEmbeddings: true },
+  world: { heldOutDomains: DEFAULT_HELD_OUT },
+  pretrain: { episodes: 3000, steps: 300, batchSize: 32, lr: 6e-3 },
+  persona: { ...PERSONA_DEPTH.deep, domains: [...PERSONA_DEPTH.deep.domains], lr: 2e-3, batchSize: 32, replay: 0.25 },
+  narrow: { behaviour: "games_grader", domain: "coding", steps: 60, episodes: 400, lr: 1e-3, batchSize: 32, inoculation: false },
+  eval: { episodesPerContext: 8, temperature: 1, maxNewTokens: 24, shifts: [...PROMPT_SHIFTS], batchSize: 128 },
+};
+
+/** A fresh copy of a JSON value. */
+function clone<T>(v: T): T {
+  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** Deep-merge `over` into `base`: objects key by key, arrays and null replace, undefined leaves the base value. */
+export function deepMerge<T>(base: T, over: unknown): T {
+  if (over === undefined) return clone(base);
+  if (!isPlainObject(base) || !isPlainObject(over)) return clone(over) as T;
+  const out: Record<string, unknown> = clone(base) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(over)) out[k] = k in out ? deepMerge(out[k], v) : clone(v);
+  return out as T;
+}
+
+/**
+ * The default config with `overrides` deep-merged in, validated (throws one RangeError listing every problem).
+ * `narrow: null` turns narrow training off; a narrow object merges into the default narrow stage.
+ */
+export function organismConfig(overrides: OrganismOverrides = {}): OrganismConfig {
+  if (!isPlainObject(overrides)) {
+    throw new TypeError(`organismConfig: overrides must be an object, received ${overrides === null ? "null" : typeof overrides}`);
+  }
+  return validateOrganismConfig(deepMerge(DEFAULT_ORGANISM, overrides), "organismConfig");
+}
+
+/** The resolved model config of an organism, given the vocabulary size and special ids of the world's tokenizer. */
+export function organismModelConfig(
+  cfg: OrganismConfig,
+  tok: { vocabSize: number; bosTokenId: number | null; eosTokenId: number | null; padTokenId: number | null },
+): ModelConfig {
+  return resolveConfig({
+    family: "llama",
+    ...cfg.model,
+    d_vocab: tok.vocabSize,
+    bosTokenId: tok.bosTokenId,
+    eosTokenId: tok.eosTokenId,
+    padTokenId: tok.padTokenId,
+  } as ModelConfig);
+}
+
+const KEYS: Record<string, readonly string[]> = {
+  "": ["seed", "model", "world", "pretrain", "persona", "narrow", "eval"],
+  world: ["heldOutDomains"],
+  pretrain: ["episodes", "steps", "batchSize", "lr"],
+  persona: ["domains", "steps", "constitution", "selfDescription", "episodes", "lr", "batchSize", "replay"],
+  narrow: ["behaviour", "domain", "kind", "steps", "episodes", "lr", "batchSize", "inoculation"],
+  eval: ["episodesPerContext", "temperature", "maxNewTokens", "shifts", "batchSize"],
+};
+
+/** Fields of the model config that the world's tokenizer sets. */
+const TOKENIZER_FIELDS = ["d_vocab", "bosTokenId", "eosTokenId", "padTokenId"] as const;
+
+/** Every problem with an organism config, as messages naming the field, what was expected and what was received. */
+export function organismConfigProblems(cfg: unknown): string[] {
+  const problems: string[] = [];
+  if (!isPlainObject(cfg)) return [`config must be an object, received ${cfg === null ? "null" : typeof cfg}`];
+  const c = cfg as Record<string, unknown>;
+  const show = (v: unknown) => (v === undefined ? "undefined" : JSON.stringify(v));
+
+  const unknownKeys = (obj: Record<string, unknown>, section: string) => {
+    for (const k of Object.keys(obj)) {
+      if (!KEYS[section].includes(k)) {
+        const near = KEYS[section].find((n) => n.toLowerCase() === k.toLowerCase() || editDistance(n, k) <= 2);
+        problems.push(`${section ? `${section}.` : ""}${k} is not a config field${near ? ` (did you mean ${section ? `${section}.` : ""}${near}?)` : ""}; known: ${KEYS[section].join(", ")}`);
+      }
+    }
+  };
+  const section = (name: string): Record<string, unknown> | null => {
+    const s = c[name];
+    if (!isPlainObject(s)) {
+      problems.push(`${name} must be an object, received ${show(s)}`);
+      return null;
+    }
+    unknownKeys(s, name);
+    return s;
+  };
+  const posInt = (obj: Record<string, unknown>, where: string, k: string) => {
+    const v = obj[k];
+    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) problems.push(`${where}.${k} must be a positive integer, received ${show(v)}`);
+  };
+  const posNum = (obj: Record<string, unknown>, where: string, k: string) => {
+    const v = obj[k];
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) problems.push(`${where}.${k} must be a positive finite number, received ${show(v)}`);
+  };
+  const bool = (obj: Record<string, unknown>, where: string, k: string) => {
+    if (typeof obj[k] !== "boolean") problems.push(`${where}.${k} must be a boolean, received ${show(obj[k])}`);
+  };
+  const domainList = (v: unknown, where: string, { nonEmpty }: { nonEmpty: boolean }): Domain[] => {
+    if (!Array.isArray(v)) {
+      problems.push(`${where} must be an array of domains (${DOMAINS.join(", ")}), received ${show(v)}`);
+      return [];
+    }
+    const bad = v.filter((d) => !(DOMAINS as readonly unknown[]).includes(d));
+    if (bad.length) problems.push(`${where} has unknown domain${bad.length > 1 ? "s" : ""} ${bad.map(show).join(", ")}; known: ${DOMAINS.join(", ")}`);
+    const dup = v.filter((d, i) => v.indexOf(d) !== i);
+    if (dup.length) problems.push(`${where} lists ${[...new Set(dup)].map(show).join(", ")} more than once`);
+    if (nonEmpty && v.length === 0) problems.push(`${where} must name at least one domain, received []`);
+    return v.filter((d) => !bad.includes(d)) as Domain[];
+  };
+
+  unknownKeys(c, "");
+  if (typeof c.seed !== "number" || !Number.isInteger(c.seed) || c.seed < 0 || c.seed > 0xffffffff) {
+    problems.push(`seed must be an integer in [0, 2^32), received ${show(c.seed)}`);
+  }
+
+  // model (its context length must fit the evaluation's prompts and generations)
+  const evalSection = isPlainObject(c.eval) ? (c.eval as Record<string, unknown>) : {};
+  if (!isPlainObject(c.model)) problems.push(`model must be an object (a partial ModelConfig), received ${show(c.model)}`);
+  else {
+    const m = c.model as Partial<ModelConfig>;
+    for (const f of TOKENIZER_FIELDS) if (m[f] !== undefined) problems.push(`model.${f} is set from the world's tokenizer; leave it out (received ${show(m[f])})`);
+    if (m.family !== undefined && m.family !== "llama" && m.family !== "gpt2") problems.push(`model.family must be "gpt2" or "llama", received ${show(m.family)}`);
+    else {
+      const resolved = resolveConfig({ family: "llama", ...m, d_vocab: 512, bosTokenId: null, eosTokenId: null, padTokenId: null } as ModelConfig);
+      const modelProblems = configProblems(resolved).filter((p) => !TOKENIZER_FIELDS.some((f) => p.startsWith(f)));
+      for (const p of modelProblems) problems.push(`model.${p}`);
+      // Context: a whole training episode (BOS + text + EOS), and the longest evaluation prompt (BOS + prompt) plus the
+      // tokens generated after it.
+      const shifts = Array.isArray(evalSection.shifts) ? (evalSection.shifts as unknown[]) : [];
+      const longestPrompt = shifts.includes("long_context") ? MAX_LONG_PROMPT_TOKENS : MAX_EPISODE_TOKENS;
+      const gen = typeof evalSection.maxNewTokens === "number" ? evalSection.maxNewTokens : 0;
+      const need = Math.max(MAX_EPISODE_TOKENS + 1, longestPrompt + 1 + gen);
+      if (!modelProblems.some((p) => p.startsWith("n_ctx")) && resolved.n_ctx < need) {
+        problems.push(
+          `model.n_ctx must be at least ${need} (BOS + a ${longestPrompt}-token evaluation prompt${shifts.includes("long_context") ? " (long_context)" : ""} + eval.maxNewTokens ${gen}), received ${resolved.n_ctx}`,
+        );
+      }
+    }
+  }
+
+  // world
+  let heldOut: Domain[] = [];
+  const world = section("world");
+  if (world) {
+    heldOut = domainList(world.heldOutDomains, "world.heldOutDomains", { nonEmpty: false });
+    if (heldOut.length >= DOMAINS.length) problems.push(`world.heldOutDomains must leave at least one domain for persona training, received all ${DOMAINS.length}`);
+  }
+
+  // pretrain
+  const pre = section("pretrain");
+  if (pre) {
+    posInt(pre, "pretrain", "episodes");
+    posInt(pre, "pretrain", "steps");
+    posInt(pre, "pretrain", "batchSize");
+    posNum(pre, "pretrain", "lr");
+  }
+
+  // persona
+  let personaDomains: Domain[] = [];
+  const per = section("persona");
+  if (per) {
+    personaDomains = domainList(per.domains, "persona.domains", { nonEmpty: true });
+    const clash = personaDomains.filter((d) => heldOut.includes(d));
+    if (clash.length) {
+      problems.push(`persona.domains includes held-out domain${clash.length > 1 ? "s" : ""} ${clash.map(show).join(", ")}; a held-out domain must stay out of persona training (remove it from persona.domains or from world.heldOutDomains)`);
+    }
+    posInt(per, "persona", "steps");
+    posInt(per, "persona", "episodes");
+    posInt(per, "persona", "batchSize");
+    posNum(per, "persona", "lr");
+    bool(per, "persona", "constitution");
+    bool(per, "persona", "selfDescription");
+    const r = per.replay;
+    if (typeof r !== "number" || !Number.isFinite(r) || r < 0 || r >= 1) problems.push(`persona.replay must be a fraction in [0, 1), received ${show(r)}`);
+  }
+
+  // narrow
+  if (c.narrow !== null) {
+    const nar = section("narrow");
+    if (nar) {
+      const b = nar.behaviour;
+      let kindOfB: PromptKind | null = null;
+      if (!(NARROW_BEHAVIOURS as readonly unknown[]).includes(b)) problems.push(`narrow.behaviour must be one of ${NARROW_BEHAVIOURS.join(", ")}, received ${show(b)}`);
+      else kindOfB = BEHAVIOUR_KIND[b as Behaviour];
+      const d = nar.domain;
+      if (!(DOMAINS as readonly unknown[]).includes(d)) problems.push(`narrow.domain must be one of ${DOMAINS.join(", ")}, received ${show(d)}`);
+      else if (heldOut.includes(d as Domain)) {
+        problems.push(`narrow.domain ${show(d)} is held out; narrow training in a held-out domain would contaminate the leakage measured there (pick a domain outside world.heldOutDomains)`);
+      }
+      if (nar.kind !== undefined) {
+        if (!(PROMPT_KINDS as readonly unknown[]).includes(nar.kind)) problems.push(`narrow.kind must be one of ${PROMPT_KINDS.join(", ")} (or left out), received ${show(nar.kind)}`);
+        else if (kindOfB) {
+          const allowed = PROMPT_KINDS.filter((k) => KIND_BEHAVIOURS[k].includes(b as Behaviour));
+          if (!allowed.includes(nar.kind as PromptKind)) {
+            problems.push(`narrow.kind ${show(nar.kind)} cannot elicit narrow.behaviour ${show(b)}; expected ${allowed.map(show).join(" or ")} (or leave kind out)`);
+          }
+        }
+      }
+      posInt(nar, "narrow", "steps");
+      posInt(nar, "narrow", "episodes");
+      posInt(nar, "narrow", "batchSize");
+      posNum(nar, "narrow", "lr");
+      bool(nar, "narrow", "inoculation");
+    }
+  }
+
+  // eval
+  const ev = section("eval");
+  if (ev) {
+    posInt(ev, "eval", "episodesPerContext");
+    posInt(ev, "eval", "maxNewTokens");
+    posInt(ev, "eval", "batchSize");
+    const t = ev.temperature;
+    if (typeof t !== "number" || !Number.isFinite(t) || t < 0) problems.push(`eval.temperature must be a finite number ≥ 0, received ${show(t)}`);
+    const s = ev.shifts;
+    if (!Array.isArray(s) || s.length === 0) problems.push(`eval.shifts must be a non-empty array of ${PROMPT_SHIFTS.join(", ")}, received ${show(s)}`);
+    else {
+      const bad = s.filter((x) => !(PROMPT_SHIFTS as readonly unknown[]).includes(x));
+      if (bad.length) problems.push(`eval.shifts has unknown shift${bad.length > 1 ? "s" : ""} ${bad.map(show).join(", ")}; known: ${PROMPT_SHIFTS.join(", ")}`);
+      const dup = s.filter((x, i) => s.indexOf(x) !== i);
+      if (dup.length) problems.push(`eval.shifts lists ${[...new Set(dup)].map(show).join(", ")} more than once`);
+    }
+  }
+  return problems;
+}
+
+/** Throw one RangeError listing every problem with `cfg` (or return it unchanged when it is valid). */
+export function validateOrganismConfig(cfg: OrganismConfig, where = "validateOrganismConfig"): OrganismConfig {
+  const problems = organismConfigProblems(cfg);
+  if (problems.length > 0) {
+    throw new RangeError(`${where}: invalid organism config (${problems.length} problem${problems.length > 1 ? "s" : ""}):\n  - ${problems.join("\n  - ")}`);
+  }
+  return cfg;
+}
+
+/** The prompt kind narrow training uses: `narrow.kind`, else the kind its behaviour answers. */
+export function narrowKind(narrow: NarrowConfig): PromptKind {
+  const k = narrow.kind ?? (NARROW_KIND as Partial<Record<Behaviour, PromptKind>>)[narrow.behaviour] ?? null;
+  if (!k) throw new RangeError(`narrowKind: behaviour ${JSON.stringify(narrow.behaviour)} has no prompt kind`);
+  return k;
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) dp[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      dp[i][j] = Math.min(dp[i - 1][j] + 1, dp[i][j - 1] + 1, dp[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return dp[a.length][b.length];
+}
