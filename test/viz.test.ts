@@ -15,6 +15,7 @@ import {
   attentionPatternFigure,
   barFigure,
   DIVERGING_COLORSCALE,
+  groupedBarFigure,
   heatmapFigure,
   lineByLayerFigure,
   PROBABILITY_COLORSCALE,
@@ -141,6 +142,28 @@ describe("figure specs", () => {
     expect(unsigned.data[0].colorscale).toBe("Viridis");
     expect(unsigned.data[0].zmid).toBeUndefined();
     expect(heatmapFigure([[1, 2]], { diverging: true }).data[0].zmid).toBe(0);
+  });
+
+  it("groupedBarFigure(categories, groups) draws one trace per group with asymmetric CI bars", () => {
+    const fig = groupedBarFigure(
+      ["chat", "research"],
+      [
+        { name: "shallow", values: [0.5, 0.25], lower: [0.4, 0.1], upper: [0.7, 0.3] },
+        { name: "deep", values: [0.2, 0.1] },
+      ],
+      { title: "Leakage", yTitle: "rate (fraction)", yRange: [0, 1] },
+    );
+    expect(fig.layout.barmode).toBe("group");
+    expect(fig.data.map((t) => t.name)).toEqual(["shallow", "deep"]);
+    expect(fig.data[0]).toMatchObject({ x: ["chat", "research"], error_y: { symmetric: false } });
+    const err = fig.data[0].error_y as { array: number[]; arrayminus: number[] };
+    expect(err.array[0]).toBeCloseTo(0.2, 12);
+    expect(err.arrayminus[1]).toBeCloseTo(0.15, 12);
+    expect(fig.data[1].error_y).toBeUndefined();
+    expect(fig).toMatchSnapshot();
+    expect(() => groupedBarFigure(["a", "b"], [{ name: "x", values: [1] }], { title: "t", yTitle: "y" })).toThrow(
+      /groupedBarFigure: groups\[0\]\.values must have one value per category \(2\), received 1/,
+    );
   });
 
   it("barFigure, scatterFigure and tokenHeatmapFigure", () => {

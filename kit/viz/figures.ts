@@ -344,6 +344,81 @@ export function barFigure(labels: string[], values: number[], options: BarOption
 }
 
 // ----------------------------------------------------------------------------------------------------------------
+// groupedBarFigure
+
+export interface BarGroup {
+  /** Legend name of the group (e.g. an experiment arm). */
+  name: string;
+  /** One value per category. */
+  values: number[];
+  /** Lower and upper ends of each bar's confidence interval (asymmetric error bars). */
+  lower?: number[];
+  upper?: number[];
+}
+
+export interface GroupedBarOptions {
+  title: string;
+  yTitle: string;
+  xTitle?: string;
+  /** Fixed y range, e.g. [0, 1] for rates. */
+  yRange?: [number, number];
+}
+
+/** Side-by-side bars: one group per series (arm), one cluster per category, with optional CI error bars. */
+export function groupedBarFigure(categories: string[], groups: BarGroup[], options: GroupedBarOptions): Figure {
+  const fn = "groupedBarFigure";
+  checkStrings(fn, "categories", categories);
+  if (!Array.isArray(groups) || groups.length === 0) throw new RangeError(`${fn}: groups must be a non-empty array of { name, values }, received ${Array.isArray(groups) ? "[]" : typeof groups}`);
+  checkOptions(fn, options, ["title", "yTitle"]);
+  const { title, yTitle, xTitle = "", yRange } = options;
+  const data = groups.map((g, j) => {
+    checkNumbers(fn, `groups[${j}].values`, g.values, true);
+    if (g.values.length !== categories.length) throw new RangeError(`${fn}: groups[${j}].values must have one value per category (${categories.length}), received ${g.values.length}`);
+    for (const side of ["lower", "upper"] as const) {
+      const b = g[side];
+      if (b === undefined) continue;
+      checkNumbers(fn, `groups[${j}].${side}`, b, true);
+      if (b.length !== categories.length) throw new RangeError(`${fn}: groups[${j}].${side} must have one value per category (${categories.length}), received ${b.length}`);
+    }
+    const hasCI = g.lower !== undefined && g.upper !== undefined;
+    const text = g.values.map((v, i) => `${g.name} · ${categories[i]}: ${exactNumber(v)}${hasCI ? ` [${exactNumber(g.lower![i])}, ${exactNumber(g.upper![i])}]` : ""}`);
+    return {
+      type: "bar",
+      name: g.name,
+      x: categories,
+      y: jsonNumbers(g.values),
+      marker: { color: PALETTE[j % PALETTE.length] },
+      text,
+      hoverinfo: "text",
+      textposition: "none",
+      ...(hasCI
+        ? {
+            error_y: {
+              type: "data",
+              symmetric: false,
+              array: jsonNumbers(g.values.map((v, i) => g.upper![i] - v)),
+              arrayminus: jsonNumbers(g.values.map((v, i) => v - g.lower![i])),
+              visible: true,
+            },
+          }
+        : {}),
+    };
+  });
+  return {
+    data,
+    layout: {
+      title: { text: title },
+      font: FONT,
+      barmode: "group",
+      xaxis: { title: { text: xTitle }, type: "category", tickangle: categories.length > 8 ? -45 : 0 },
+      yaxis: { title: { text: yTitle }, zeroline: true, ...(yRange ? { range: yRange } : {}) },
+      legend: { orientation: "h", y: -0.2 },
+      margin: { l: 80, r: 30, t: 60, b: 100 },
+    },
+  };
+}
+
+// ----------------------------------------------------------------------------------------------------------------
 // scatterFigure
 
 export interface ScatterPoint {
