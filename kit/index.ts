@@ -225,6 +225,7 @@ export {
 export {
   wilson,
   rate,
+  pooledRate,
   leakage,
   baseLeakage,
   selfReportShift,

@@ -21,7 +21,7 @@ import {
   type OrganismConfig,
   type OrganismOverrides,
 } from "../kit/organisms/config";
-import { baseLeakage, bootstrapDiff, leakage, rate, selfReportShift, wilson } from "../kit/organisms/metrics";
+import { baseLeakage, bootstrapDiff, leakage, pooledRate, rate, selfReportShift, wilson } from "../kit/organisms/metrics";
 import { contextKey, type ContextCounts, type Counts, type RunRecord } from "../kit/organisms/record";
 import { BEHAVIOURS, DOMAINS, PROMPT_KINDS, PROMPT_SHIFTS, TRAITS, type Behaviour, type Domain, type PromptKind, type PromptShift, type Trait } from "../kit/world/types";
 
@@ -276,6 +276,14 @@ describe("rate(record, { phase, domains, kinds, shifts, behaviour })", () => {
     expect(r.upper).toBeGreaterThan(0.3);
     expect(rate(rec, { phase: "after", kinds: ["task"], shifts: ["none"], behaviour: ["games_grader", "solves_task"] }).rate).toBe(1);
     expect(rate(rec, { phase: "before", behaviour: "helpful" })).toMatchObject({ k: 10 * 5 * 6 * 3, n: 10 * 6 * 6 * 3 });
+  });
+
+  it("pooledRate([r1, r2], options) sums counts over runs before one Wilson interval", () => {
+    const other = fakeRecord(cfg, (_phase, _d, k) => (k === "task" ? [10, { games_grader: 10 }] : [10, { helpful: 10 }]));
+    const p = pooledRate([rec, other], { phase: "after", domains: ["negotiation", "research"], kinds: ["task"], behaviour: "games_grader" });
+    expect(p).toMatchObject({ k: 18 + 60, n: 120 });
+    expect(p.lower).toBeCloseTo(wilson(78, 120).lower, 12);
+    expect(() => pooledRate([], { phase: "after", behaviour: "helpful" })).toThrow(/pooledRate: records must be a non-empty array/);
   });
 
   it("rate(record, { phase: 'after' }) throws when the record has no narrow stage", () => {

@@ -85,6 +85,19 @@ export function rate(record: RunRecord, { phase, domains = DOMAINS, kinds = PROM
   return rateCI(k, n);
 }
 
+/** `rate` pooled over several runs (e.g. the seeds of one arm): counts are summed, then one Wilson interval. */
+export function pooledRate(records: readonly RunRecord[], options: RateOptions): RateCI {
+  if (!Array.isArray(records) || records.length === 0) throw new RangeError(`pooledRate: records must be a non-empty array of RunRecord, received ${Array.isArray(records) ? "[]" : typeof records}`);
+  let k = 0;
+  let n = 0;
+  for (const r of records) {
+    const x = rate(r, options);
+    k += x.k;
+    n += x.n;
+  }
+  return rateCI(k, n);
+}
+
 export interface BeforeAfter {
   before: RateCI;
   /** Null when the record has no narrow training. */
