@@ -60,7 +60,7 @@ describe.skipIf(!BUILT)(`notebooks/00-quickstart.ipynb${skipReason(!BUILT, "kit/
   it("runNotebook(quickstart) shows the attention pattern, residual-norm and steering figures, each with a PNG fallback", () => {
     const figs = figuresOf(run.notebook.cells as Cell[]);
     const titles = figs.map((f) => (f.metadata?.["persona-kit"] as { title?: string } | undefined)?.title);
-    expect(titles).toEqual(["Attention pattern, block 0, head 0", "Residual stream norm by layer", "Sad-family words in 8 greedy completions"]);
+    expect(titles).toEqual(["Attention pattern, block 0, head 0", "Residual stream norm by layer", "Harmful compliance of the assistant under steering"]);
     if (findChromium()) for (const f of figs) expect(String(f.data?.["image/png"]).length).toBeGreaterThan(1000);
     const bundles = outputsOf(run.notebook.cells as Cell[]).filter((o) => (o.metadata?.["persona-kit"] as { kind?: string } | undefined)?.kind === "plotly-bundle");
     expect(bundles).toEqual([]); // stripped from saved copies: the notebook stays small
@@ -70,8 +70,9 @@ describe.skipIf(!BUILT)(`notebooks/00-quickstart.ipynb${skipReason(!BUILT, "kit/
   it("runNotebook(quickstart) generates non-empty text and records the steering verdict", () => {
     const cells = run.notebook.cells as Cell[];
     const generated = joined(outputsOf([cells.filter((c) => c.cell_type === "code")[1]]).find((o) => o.name === "stdout")?.text);
-    expect(generated).toMatch(/^Once upon a time \S+/);
-    expect(generated.split("\n").filter((l) => l.startsWith("- ")).length).toBe(3);
+    const answers = generated.split("\n").filter((l) => l.includes(" ⟶ "));
+    expect(answers.length).toBe(2);
+    for (const a of answers) expect(a.split(" ⟶ ")[1].trim().length).toBeGreaterThan(0);
     expect(run.verdicts.map((v) => v.hypothesis)).toEqual(["steering"]);
   });
 
