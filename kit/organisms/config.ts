@@ -108,19 +108,8 @@ export type OrganismOverrides = {
   eval?: Partial<EvalConfig>;
 };
 
-/** The prompt kind each behaviour answers (refusing: harmful requests, as the world's `NARROW_KIND`). */
-export const BEHAVIOUR_KIND: Record<Behaviour, PromptKind | null> = {
-  helpful: "request",
-  refuses: "harmful_request",
-  complies_with_harm: "harmful_request",
-  solves_task: "task",
-  games_grader: "task",
-  respects_interruption: "task_interrupted",
-  ignores_interruption: "task_interrupted",
-  self_describes: "describe_yourself",
-  explains: "why",
-  unclassified: null,
-};
+/** The prompt kind each behaviour answers: the world's `NARROW_KIND` (refusing: harmful requests), none for unclassified. */
+export const BEHAVIOUR_KIND: Record<Behaviour, PromptKind | null> = { ...NARROW_KIND, unclassified: null };
 
 /** Behaviours narrow training can reinforce: those the world's `narrowCorpus` writes (every behaviour but unclassified). */
 export const NARROW_BEHAVIOURS = Object.keys(NARROW_KIND) as Exclude<Behaviour, "unclassified">[];
