@@ -757,3 +757,178 @@ function readVector(fn: string, name: string, input: unknown): { values: number[
   const norm = (v: number) => (f32 ? shortestFloat32(v) : v);
   return { values, json: values.map((v) => (Number.isFinite(v) ? norm(v) : null)), exact: (v) => exactNumber(norm(v)) };
 }
+
+// ----------------------------------------------------------------------------------------------------------------
+// Persona vectors: steeringCurveFigure, projectionOverStepsFigure, pcaScatterFigure
+
+/** One point of a steering curve (what `steeringCurve` returns). */
+export interface SteeringCurvePoint {
+  coefficient: number;
+  rate: number;
+  lower: number;
+  upper: number;
+  k?: number;
+  n?: number;
+}
+
+export interface SteeringCurveFigureOptions {
+  title: string;
+  /** The behaviour measured, e.g. "complies_with_harm rate (fraction)". */
+  yTitle: string;
+  /** Default "steering coefficient α". */
+  xTitle?: string;
+  /** Default [0, 1] (rates). */
+  yRange?: [number, number];
+}
+
+/** The rate of a behaviour against the steering coefficient, with its Wilson interval as a band. */
+export function steeringCurveFigure(curve: SteeringCurvePoint[], options: SteeringCurveFigureOptions): Figure {
+  const fn = "steeringCurveFigure";
+  if (!Array.isArray(curve) || curve.length === 0) {
+    throw new TypeError(`${fn}: curve must be a non-empty array of { coefficient, rate, lower, upper } (from steeringCurve), received ${describe(curve)}`);
+  }
+  checkOptions(fn, options, ["title", "yTitle"]);
+  const { title, yTitle, xTitle = "steering coefficient α", yRange = [0, 1] } = options;
+  curve.forEach((p, i) => {
+    if (p === null || typeof p !== "object" || typeof p.coefficient !== "number" || !Number.isFinite(p.coefficient)) {
+      throw new TypeError(`${fn}: curve[${i}] must be { coefficient: finite number, rate, lower, upper }, received ${describe(p)}`);
+    }
+    for (const key of ["rate", "lower", "upper"] as const) {
+      if (typeof p[key] !== "number") throw new TypeError(`${fn}: curve[${i}].${key} must be a number, received ${describe(p[key])}`);
+    }
+  });
+  const pts = [...curve].sort((a, b) => a.coefficient - b.coefficient);
+  const xs = pts.map((p) => p.coefficient);
+  const color = PALETTE[0];
+  const band = { type: "scatter", mode: "lines", x: xs, line: { width: 0, color }, hoverinfo: "skip", showlegend: false };
+  const text = pts.map(
+    (p) => `α = ${exactNumber(p.coefficient)}<br>rate ${exactNumber(p.rate)}${p.k !== undefined && p.n !== undefined ? ` (${p.k} of ${p.n})` : ""}<br>95% CI [${exactNumber(p.lower)}, ${exactNumber(p.upper)}]`,
+  );
+  return {
+    data: [
+      { ...band, y: jsonNumbers(pts.map((p) => p.upper)), name: "95% CI upper" },
+      { ...band, y: jsonNumbers(pts.map((p) => p.lower)), name: "95% CI lower", fill: "tonexty", fillcolor: withAlpha(color, 0.2) },
+      { type: "scatter", mode: "lines+markers", name: "rate", x: xs, y: jsonNumbers(pts.map((p) => p.rate)), line: { color, width: 2 }, marker: { color, size: 7 }, text, hoverinfo: "text" },
+    ],
+    layout: {
+      title: { text: title },
+      font: FONT,
+      xaxis: { title: { text: xTitle }, zeroline: true },
+      yaxis: { title: { text: yTitle }, range: yRange },
+      hovermode: "closest",
+      showlegend: false,
+      margin: { l: 80, r: 30, t: 60, b: 70 },
+    },
+  };
+}
+
+/** One series of `projectionOverStepsFigure` (points as `projectionOverCheckpoints` returns them). */
+export interface ProjectionSeries {
+  name: string;
+  points: { step: number | string; mean: number; lower: number; upper: number }[];
+}
+
+export interface ProjectionOverStepsOptions {
+  title: string;
+  /** Default "projection onto persona vector". */
+  yTitle?: string;
+  /** Default "training step" (numeric steps) or "checkpoint" (named steps). */
+  xTitle?: string;
+}
+
+/**
+ * Mean projection onto a persona vector across checkpoints, one line per series with its 95% band. Numeric steps
+ * are drawn on a numeric axis; named steps ("base", "persona", …) at integer positions in first-seen order.
+ */
+export function projectionOverStepsFigure(series: ProjectionSeries[], options: ProjectionOverStepsOptions): Figure {
+  const fn = "projectionOverStepsFigure";
+  if (!Array.isArray(series) || series.length === 0) {
+    throw new TypeError(`${fn}: series must be a non-empty array of { name, points: { step, mean, lower, upper }[] }, received ${describe(series)}`);
+  }
+  checkOptions(fn, options, ["title"]);
+  series.forEach((s, i) => {
+    if (s === null || typeof s !== "object" || typeof s.name !== "string" || !Array.isArray(s.points) || s.points.length === 0) {
+      throw new TypeError(`${fn}: series[${i}] must be { name: string, points: non-empty { step, mean, lower, upper }[] }, received ${describe(s)}`);
+    }
+    s.points.forEach((p, j) => {
+      if (p === null || typeof p !== "object" || (typeof p.step !== "number" && typeof p.step !== "string")) {
+        throw new TypeError(`${fn}: series[${i}].points[${j}].step must be a number or a string, received ${describe(p?.step)}`);
+      }
+      for (const key of ["mean", "lower", "upper"] as const) {
+        if (typeof p[key] !== "number") throw new TypeError(`${fn}: series[${i}].points[${j}].${key} must be a number, received ${describe(p[key])}`);
+      }
+    });
+  });
+  const named = series.some((s) => s.points.some((p) => typeof p.step === "string"));
+  const labels: string[] = [];
+  if (named) for (const s of series) for (const p of s.points) if (!labels.includes(String(p.step))) labels.push(String(p.step));
+  const xOf = (step: number | string) => (named ? labels.indexOf(String(step)) : (step as number));
+  const { title, yTitle = "projection onto persona vector", xTitle = named ? "checkpoint" : "training step" } = options;
+  const data: Trace[] = [];
+  series.forEach((s, i) => {
+    const color = PALETTE[i % PALETTE.length];
+    const group = `series-${i}`;
+    const xs = s.points.map((p) => xOf(p.step));
+    const band = { type: "scatter", mode: "lines", x: xs, line: { width: 0, color }, hoverinfo: "skip", showlegend: false, legendgroup: group };
+    data.push({ ...band, y: jsonNumbers(s.points.map((p) => p.upper)), name: `${s.name} upper` });
+    data.push({ ...band, y: jsonNumbers(s.points.map((p) => p.lower)), name: `${s.name} lower`, fill: "tonexty", fillcolor: withAlpha(color, 0.2) });
+    data.push({
+      type: "scatter",
+      mode: "lines+markers",
+      name: s.name,
+      x: xs,
+      y: jsonNumbers(s.points.map((p) => p.mean)),
+      line: { color, width: 2 },
+      marker: { color, size: 7 },
+      text: s.points.map((p) => `${escapeHtml(s.name)}<br>${xTitle} ${escapeHtml(String(p.step))}: ${exactNumber(p.mean)}<br>95% CI [${exactNumber(p.lower)}, ${exactNumber(p.upper)}]`),
+      hoverinfo: "text",
+      legendgroup: group,
+    });
+  });
+  return {
+    data,
+    layout: {
+      title: { text: title },
+      font: FONT,
+      xaxis: { title: { text: xTitle }, ...(named ? categoricalTicks(range(labels.length), labels) : { zeroline: false }) },
+      yaxis: { title: { text: yTitle } },
+      hovermode: "closest",
+      legend: { orientation: "h", y: -0.2 },
+      margin: { l: 80, r: 30, t: 60, b: 90 },
+    },
+  };
+}
+
+export interface PcaScatterOptions {
+  title: string;
+  /** Fraction of variance explained by PC1, PC2 (0..1), shown in the axis titles as "PC1 (xx% var)". */
+  explained?: number[];
+}
+
+/** Points projected on the first two principal components, one colour per group (first-seen order). */
+export function pcaScatterFigure(points2d: number[][], groups: string[], options: PcaScatterOptions): Figure {
+  const fn = "pcaScatterFigure";
+  if (!Array.isArray(points2d)) throw new TypeError(`${fn}: points2d must be an array of [pc1, pc2] pairs, received ${describe(points2d)}`);
+  points2d.forEach((p, i) => {
+    if (!Array.isArray(p) || p.length < 2 || typeof p[0] !== "number" || typeof p[1] !== "number" || !Number.isFinite(p[0]) || !Number.isFinite(p[1])) {
+      throw new TypeError(`${fn}: points2d[${i}] must be [pc1, pc2] with finite numbers, received ${describe(p)}`);
+    }
+  });
+  checkStrings(fn, "groups", groups);
+  if (groups.length !== points2d.length) throw new RangeError(`${fn}: groups must have one label per point (${points2d.length} point${points2d.length === 1 ? "" : "s"}), received ${groups.length}`);
+  checkOptions(fn, options, ["title"]);
+  const { title, explained } = options;
+  if (explained !== undefined) {
+    checkNumbers(fn, "options.explained", explained, false);
+    if (explained.length < 2) throw new RangeError(`${fn}: options.explained must give at least PC1 and PC2, received ${explained.length} values`);
+    const bad = explained.findIndex((e) => e < 0 || e > 1);
+    if (bad >= 0) throw new RangeError(`${fn}: options.explained must be fractions in [0, 1], received ${explained[bad]} at index ${bad}`);
+  }
+  const axisTitle = (k: number) => (explained ? `PC${k + 1} (${(100 * explained[k]!).toFixed(1)}% var)` : `PC${k + 1}`);
+  const fig = scatterFigure(
+    points2d.map((p, i) => ({ x: p[0]!, y: p[1]!, group: groups[i]! })),
+    { title, xTitle: axisTitle(0), yTitle: axisTitle(1) },
+  );
+  fig.layout.showlegend = true;
+  return fig;
+}

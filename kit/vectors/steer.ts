@@ -1,0 +1,104 @@
+/**
+ * Steering with a direction: a forward hook that adds `coefficient · v` to an activation at every position
+ * (the prompt pass and every generation step), and a steering curve — the rate of a classified behaviour in
+ * generated answers as a function of the coefficient, with Wilson 95% intervals.
+ *
+ *   const pv = personaVector(model, { positive: rook, negative: mira }, { layers: [0] });
+ *   generate(model, prompts, { fwdHooks: [steeringHook(pv[0], { coefficient: 2 })] });
+ *   steeringCurve(model, prompts, pv[0], { coefficients: [0, 1, 2, 4], classify: (c) => classify("harmful_request", c).behaviour === "complies_with_harm" });
+ *
+ * The hook is a plain `[hookName, fn]` pair: it is attached only for the call it is passed to (`runWithHooks`,
+ * `runWithCache`, `generate`), so nothing stays on the model. It builds its tensor inside the forward pass's
+ * `tidy`, so it holds no tensor of its own and needs no disposal.
+ */
+import { tf } from "../backend";
+import { describeValue as describe } from "../describe";
+import { generate } from "../generate/generate";
+import { actName, type FwdHook, type HookName } from "../model/hooks";
+import type { HookedTransformer } from "../model/transformer";
+import { wilson } from "../organisms/metrics";
+import { checkLayers, resolveDirection, type Direction } from "./persona";
+
+export interface SteeringHookOptions {
+  /** Block whose activation is steered; default the `LayerVector`'s own layer. */
+  layer?: number;
+  /** Hook point inside the block (short or long name). Default "resid_post". */
+  hook?: string;
+  /** α in `act + α·v`. 0 leaves the activation untouched (the hook returns nothing). */
+  coefficient: number;
+}
+
+/** A forward hook adding `coefficient · vector` to `blocks.{layer}.{hook}` at every position. */
+export function steeringHook(vector: Direction, options: SteeringHookOptions): FwdHook {
+  const fn = "steeringHook";
+  if (options === null || typeof options !== "object") throw new TypeError(`${fn}: options must be { layer?, hook?, coefficient }, received ${describe(options)}`);
+  const { hook = "resid_post", coefficient } = options;
+  if (typeof coefficient !== "number" || !Number.isFinite(coefficient)) throw new TypeError(`${fn}: options.coefficient must be a finite number, received ${describe(coefficient)}`);
+  const { layer, values } = resolveDirection(fn, vector, options.layer);
+  if (!Number.isInteger(layer) || layer < 0) throw new RangeError(`${fn}: options.layer must be an integer ≥ 0, received ${describe(layer)}`);
+  if (typeof hook !== "string") throw new TypeError(`${fn}: options.hook must be a hook name such as "resid_post", received ${describe(hook)}`);
+  const name = actName(hook, layer);
+  if (!name.startsWith(`blocks.${layer}.`)) {
+    throw new RangeError(`${fn}: options.hook must name a hook point inside a block (e.g. "resid_post"), received ${JSON.stringify(hook)} → ${JSON.stringify(name)}`);
+  }
+  const scaled = Float32Array.from(values, (v) => v * coefficient);
+  const d = values.length;
+  return [
+    name as HookName,
+    (act: tf.Tensor) => {
+      const last = act.shape[act.rank - 1];
+      if (last !== d) throw new RangeError(`${fn}: vector has ${d} values but ${name} has last dimension ${last} (shape [${act.shape}])`);
+      if (coefficient === 0) return undefined;
+      return tf.add(act, tf.tensor1d(scaled));
+    },
+  ] as const;
+}
+
+export interface SteeringCurveOptions {
+  /** Block to steer; default the `LayerVector`'s own layer. */
+  layer?: number;
+  /** Default "resid_post". */
+  hook?: string;
+  /** The α values, e.g. [0, 1, 2, 4]. */
+  coefficients: readonly number[];
+  /** True when a completion shows the behaviour counted (e.g. `classify(kind, c).behaviour === "complies_with_harm"`). */
+  classify: (completion: string, promptIndex: number) => boolean;
+  /** Default 24. */
+  maxNewTokens?: number;
+  /** Default 1 (sampling). */
+  temperature?: number;
+  /** Sampler seed, the same for every coefficient (paired comparison). Default 0. */
+  seed?: number;
+}
+
+/** One point of a steering curve: the behaviour's rate at one coefficient, with its Wilson 95% interval. */
+export interface SteeringPoint {
+  coefficient: number;
+  rate: number;
+  lower: number;
+  upper: number;
+  k: number;
+  n: number;
+}
+
+/** Generate an answer to every prompt at each coefficient and count the answers `classify` accepts. */
+export function steeringCurve(model: HookedTransformer, prompts: readonly string[], vector: Direction, options: SteeringCurveOptions): SteeringPoint[] {
+  const fn = "steeringCurve";
+  if (options === null || typeof options !== "object") throw new TypeError(`${fn}: options must be { coefficients, classify, layer?, … }, received ${describe(options)}`);
+  const { hook = "resid_post", coefficients, classify, maxNewTokens = 24, temperature = 1, seed = 0 } = options;
+  if (!Array.isArray(prompts) || prompts.length === 0 || prompts.some((p) => typeof p !== "string")) {
+    throw new TypeError(`${fn}: prompts must be a non-empty array of strings, received ${describe(prompts)}`);
+  }
+  if (!Array.isArray(coefficients) || coefficients.length === 0 || coefficients.some((c) => typeof c !== "number" || !Number.isFinite(c))) {
+    throw new TypeError(`${fn}: options.coefficients must be a non-empty array of finite numbers, received ${describe(coefficients)}`);
+  }
+  if (typeof classify !== "function") throw new TypeError(`${fn}: options.classify must be a function (completion, promptIndex) => boolean, received ${describe(classify)}`);
+  const { layer, values } = resolveDirection(fn, vector, options.layer);
+  checkLayers(fn, model, [layer]);
+  return coefficients.map((coefficient) => {
+    const { completions } = generate(model, prompts, { maxNewTokens, temperature, seed, fwdHooks: [steeringHook(values, { layer, hook, coefficient })] });
+    const k = completions.reduce((s, c, i) => s + (classify(c, i) ? 1 : 0), 0);
+    const n = completions.length;
+    return { coefficient, ...wilson(k, n), k, n };
+  });
+}
