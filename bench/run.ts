@@ -1,5 +1,6 @@
 /**
- * persona-kit benchmarks: matMul rate, training throughput, generation speed, forward-with-cache speed.
+ * persona-kit benchmarks: matMul rate, training throughput, generation speed, logistic-probe fitting,
+ * forward-with-cache speed.
  *
  *   npx tsx bench/run.ts                 # readable table on stdout
  *   npx tsx bench/run.ts --json          # one JSON object per line on stdout: {"name","value","unit"}; logs on stderr
@@ -15,10 +16,11 @@ import * as os from "node:os";
 import { initBackend, tf } from "../kit/backend";
 import { presetConfig, type ModelConfig } from "../kit/model/config";
 import { HookedTransformer } from "../kit/model/transformer";
-import { mulberry32 } from "../kit/model/params";
+import { mulberry32, normalSampler } from "../kit/model/params";
 import { generate } from "../kit/generate/generate";
 import { readLlama2cCheckpoint } from "../kit/io/llama2c";
 import { train } from "../kit/train/trainer";
+import { fitLogisticProbe } from "../kit/probes/logistic";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Options
@@ -400,6 +402,55 @@ async function benchGenerate(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// 3b. Logistic probe fit
+
+const PROBE_N = 10_000;
+const PROBE_D = 768;
+
+/**
+ * `fitLogisticProbe` with default options on 10,000 × 768 seeded standard-normal features, labels from a seeded
+ * random direction plus noise (separable-ish). FLOPs: the matMuls the solver ran (its `info.matmulFlops`: one
+ * 2·n·(d+1)² Hessian per fresh Newton step; the host-side float64 matvecs are not counted).
+ */
+async function benchProbe(): Promise<void> {
+  const n = PROBE_N;
+  const d = PROBE_D;
+  const normal = normalSampler(mulberry32(4242));
+  const w = Array.from({ length: d }, () => normal());
+  const X: Float32Array[] = [];
+  const y: (0 | 1)[] = [];
+  for (let i = 0; i < n; i++) {
+    const row = new Float32Array(d);
+    let s = 0;
+    for (let j = 0; j < d; j++) {
+      row[j] = normal();
+      s += row[j] * w[j];
+    }
+    X.push(row);
+    y.push(s / Math.sqrt(d) + 0.5 * normal() > 0 ? 1 : 0);
+  }
+  let info: ReturnType<typeof fitLogisticProbe>["info"] | null = null;
+  const t = await timeIt(
+    `fitLogisticProbe ${n}×${d}`,
+    () => {
+      info = fitLogisticProbe(X, y).info;
+    },
+    spec({ warmup: 1, minTotalMs: 0, minReps: 3, maxReps: 3 }, { warmup: 0, minReps: 1, maxReps: 1 }),
+  );
+  const fit = info as ReturnType<typeof fitLogisticProbe>["info"] | null;
+  if (!fit) throw new Error("fitLogisticProbe did not run");
+  if (!fit.converged) throw new Error(`fitLogisticProbe did not converge in ${fit.iterations} iterations`);
+  log(`    ${fit.iterations} Newton iterations (${fit.hessians} Hessians), ${(fit.matmulFlops / 1e9).toFixed(2)} GFLOP in matMuls, final loss ${fit.loss.toFixed(5)}`);
+  const gflops = fit.matmulFlops / t.medianMs / 1e6;
+  record({ name: "probe.logistic.fit_ms", value: t.medianMs, unit: "ms" });
+  record({ name: "probe.logistic.gflops", value: gflops, unit: "GFLOP/s" });
+  if (wanted("probe.logistic.ratio_to_matmul")) {
+    if (matmulGflops === null) throw new Error("ratio_to_matmul needs matmul.wasm.gflops from this run");
+    record({ name: "probe.logistic.ratio_to_matmul", value: gflops / matmulGflops, unit: "ratio" });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // 4. Forward with residual cache, GPT-2-small shape
 
 /** Forward FLOPs over matMuls: 2 · tokens · matrix params + 2 · 2 · B · H · T · T · d_head per layer. */
@@ -474,6 +525,12 @@ const GROUPS: { title: string; names: string[]; run: () => Promise<void>; needs?
     title: `generation (stories260K, ${GEN_NEW_TOKENS} new tokens)`,
     names: ["generate.stories260K.batch1.tokens_per_s", "generate.stories260K.batch1.ms_per_token", "generate.stories260K.batch32.tokens_per_s"],
     run: benchGenerate,
+  },
+  {
+    title: `logistic probe fit (${PROBE_N.toLocaleString("en-US")} × ${PROBE_D})`,
+    names: ["probe.logistic.fit_ms", "probe.logistic.gflops", "probe.logistic.ratio_to_matmul"],
+    run: benchProbe,
+    needs: ["probe.logistic.ratio_to_matmul"],
   },
   // Last on purpose: the largest allocation; if the wasm backend aborts (out of its 4 GiB heap), nothing else can run.
   {

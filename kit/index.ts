@@ -241,3 +241,87 @@ export {
   type BootstrapDiff,
 } from "./organisms/metrics";
 export { codeVersion, type CodeVersion } from "./organisms/version";
+
+// --- Persona vectors ---
+export {
+  personaVector,
+  projection,
+  type PersonaVector,
+  type LayerVector,
+  type PersonaText,
+  type PromptResponse,
+  type ContrastSets,
+  type ContrastPair,
+  type PersonaPositions,
+  type PersonaVectorOptions,
+  type ProjectionOptions,
+  type Direction,
+} from "./vectors/persona";
+export { steeringHook, steeringCurve, type SteeringHookOptions, type SteeringCurveOptions, type SteeringPoint } from "./vectors/steer";
+export { projectionOverCheckpoints, checkpointsOfRun, meanCI, type CheckpointRef, type ProjectionPoint } from "./vectors/monitor";
+export {
+  steeringCurveFigure,
+  projectionOverStepsFigure,
+  pcaScatterFigure,
+  type SteeringCurvePoint,
+  type SteeringCurveFigureOptions,
+  type ProjectionSeries,
+  type ProjectionOverStepsOptions,
+  type PcaScatterOptions,
+} from "./viz/figures";
+
+// --- Datasets ---
+export {
+  loadTraitFile,
+  validateTraitData,
+  TRAIT_EVAL_PLACEHOLDERS,
+  loadModelWrittenEvals,
+  validateMweItem,
+  loadCaaAB,
+  loadCaaOpenEnded,
+  validateCaaItem,
+  CAA_ANSWER,
+  loadConstitutionFile,
+  type TraitData,
+  type TraitInstruction,
+  type MweItem,
+  type CaaItem,
+  type CaaOpenEndedItem,
+} from "./datasets";
+
+// --- Probes ---
+export {
+  fitLogisticProbe,
+  diffOfMeans,
+  accuracy,
+  accuracyCI,
+  balancedAccuracy,
+  auroc,
+  aurocCI,
+  crossValidate,
+  stratifiedFolds,
+  layerSweep,
+  extractFeatures,
+  tokenScores,
+  generalisationMatrix,
+  pca,
+  type LogisticProbe,
+  type LogisticOptions,
+  type FitInfo,
+  type DiffOfMeans,
+  type AurocCI,
+  type CrossValidation,
+  type CrossValidateOptions,
+  type FoldResult,
+  type ProbeKind,
+  type ProbeInput,
+  type FeatureOptions,
+  type LayerSweepOptions,
+  type LayerSweepRow,
+  type Scorer,
+  type GeneralisationMatrix,
+  type Pca,
+  type PcaOptions,
+  type Matrix as ProbeMatrix,
+  type Labels as ProbeLabels,
+} from "./probes";
