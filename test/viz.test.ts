@@ -210,6 +210,10 @@ describe("figure specs", () => {
     expect(() => heatmapFigure([] as number[][])).toThrow(/heatmapFigure: z must be a \[rows, cols\] matrix of numbers, received shape \[0\]/);
     expect(() => barFigure(["a", "b"], [1], { title: "t", yTitle: "y" })).toThrow(/barFigure: values must have one value per label \(2\), received 1/);
     expect(() => scatterFigure([{ x: 1, y: NaN }], { title: "t", xTitle: "x", yTitle: "y" })).toThrow(/scatterFigure: points\[0\] must be \{ x: finite number/);
+    const marked = tokenHeatmapFigure(["step", "pass", "wrong"], [1, 2, -1], { title: "Transcript", tokenKinds: [null, "action", "reflection"] });
+    expect((marked.data[0].text as string[][])[0]).toEqual(["step", "▸pass", "◇wrong"]);
+    expect((marked.layout.title as { text: string }).text).toContain("▸ action token · ◇ reflection token");
+    expect(() => tokenHeatmapFigure(["a"], [1], { title: "t", tokenKinds: ["thought" as "action"] })).toThrow(/options\.tokenKinds\[0\] must be "action", "reflection" or null/);
     expect(() => tokenHeatmapFigure(["a", "b"], [1], { title: "t" })).toThrow(/tokenHeatmapFigure: scores must have one score per token \(2\), received 1/);
   });
 });

@@ -498,7 +498,15 @@ export interface TokenHeatmapOptions {
   tokensPerRow?: number;
   /** Colour range ±zmax; default the largest |score|. */
   zmax?: number;
+  /**
+   * What each token is, to tell action tokens from reflection tokens along a transcript: per token "action",
+   * "reflection" or null. Action tokens are drawn with a leading ▸, reflection tokens with a leading ◇, and a legend line
+   * is added under the title.
+   */
+  tokenKinds?: readonly ("action" | "reflection" | null)[];
 }
+
+const TOKEN_KIND_MARK = { action: "▸", reflection: "◇" } as const;
 
 /**
  * Tokens as text on cells coloured by a signed score per token (diverging, centred at 0), read left to right and
@@ -510,7 +518,19 @@ export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tenso
   const s = readVector(fn, "scores", scores);
   if (s.values.length !== tokens.length) throw new RangeError(`${fn}: scores must have one score per token (${tokens.length}), received ${s.values.length}`);
   checkOptions(fn, options, ["title"]);
-  const { title, colorbarTitle = "score", tokensPerRow = 10, zmax } = options;
+  const { title, colorbarTitle = "score", tokensPerRow = 10, zmax, tokenKinds } = options;
+  if (tokenKinds !== undefined) {
+    if (!Array.isArray(tokenKinds) || tokenKinds.length !== tokens.length) {
+      throw new RangeError(`${fn}: options.tokenKinds must have one entry per token (${tokens.length}), received ${describe(tokenKinds)}`);
+    }
+    tokenKinds.forEach((k, i) => {
+      if (k !== null && k !== "action" && k !== "reflection") throw new TypeError(`${fn}: options.tokenKinds[${i}] must be "action", "reflection" or null, received ${describe(k)}`);
+    });
+  }
+  const mark = (i: number): string => {
+    const k = tokenKinds?.[i] as "action" | "reflection" | null | undefined;
+    return k ? TOKEN_KIND_MARK[k] : "";
+  };
   if (!Number.isInteger(tokensPerRow) || tokensPerRow <= 0) throw new RangeError(`${fn}: options.tokensPerRow must be a positive integer, received ${describe(tokensPerRow)}`);
   if (zmax !== undefined && !(Number.isFinite(zmax) && zmax > 0)) throw new RangeError(`${fn}: options.zmax must be a positive finite number, received ${describe(zmax)}`);
   const n = tokens.length;
@@ -530,8 +550,8 @@ export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tenso
       const i = r * cols + c;
       const inside = i < n;
       z[r].push(inside ? s.json[i] : null);
-      text[r].push(inside ? tokenLabel(tokens[i]) : "");
-      hover[r].push(inside ? `token ${i}: ${tokenLabel(tokens[i])}<br>${colorbarTitle} = ${s.exact(s.values[i])}` : "");
+      text[r].push(inside ? mark(i) + tokenLabel(tokens[i]) : "");
+      hover[r].push(inside ? `token ${i}${tokenKinds?.[i] ? ` (${tokenKinds[i]})` : ""}: ${tokenLabel(tokens[i])}<br>${colorbarTitle} = ${s.exact(s.values[i])}` : "");
     }
   }
   return {
@@ -555,7 +575,7 @@ export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tenso
       },
     ],
     layout: {
-      title: { text: title },
+      title: { text: tokenKinds?.some((k) => k) ? `${title}<br><sub>▸ action token · ◇ reflection token</sub>` : title },
       font: FONT,
       xaxis: { visible: false },
       yaxis: { visible: false, autorange: "reversed" },
