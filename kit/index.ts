@@ -325,3 +325,27 @@ export {
   type Matrix as ProbeMatrix,
   type Labels as ProbeLabels,
 } from "./probes";
+
+// --- Leakage prediction ---
+export { narrowDataset } from "./organisms/pipeline";
+export { narrowCorpusSize, narrowComponentSizes, type NarrowComponent } from "./organisms/config";
+export {
+  candidateDatasets,
+  datasetDomains,
+  measuredLeakage,
+  ruleShare,
+  datasetLoss,
+  perSampleScores,
+  projectionDifference,
+  correlation,
+  pearson,
+  spearman,
+  ranks,
+  type CandidateDataset,
+  type MeasuredLeakage,
+  type ScreeningOptions,
+  type PerSampleScores,
+  type ProjectionDifference,
+  type Correlation,
+  type CorrelationCI,
+} from "./leakage";

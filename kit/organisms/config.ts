@@ -66,6 +66,27 @@ export interface NarrowConfig {
   batchSize: number;
   /** Inoculation prompting: the training prompts state the unwanted behaviour (H7). */
   inoculation: boolean;
+  /**
+   * A mixture of narrow datasets (H6), replacing `behaviour`/`domain`/`kind`: the narrow corpus is the concatenation,
+   * in order, of each component's `narrowCorpus(round(episodes · weight / Σ weights), …)` (a component's inoculation
+   * defaults to `inoculation`). Leakage of a mixture run (`leakage`) measures the first component's behaviour, outside
+   * every mixture domain. Absent: the single behaviour/domain corpus (and every cache hash as before).
+   */
+  mixture?: NarrowComponent[];
+  /** Indices into the narrow corpus (`narrowDataset(cfg)`) left out of training: per-sample data screening. */
+  exclude?: number[];
+}
+
+/** One component of a narrow mixture. */
+export interface NarrowComponent {
+  behaviour: Behaviour;
+  domain: Domain;
+  /** Default: the kind the behaviour answers (`BEHAVIOUR_KIND`). */
+  kind?: PromptKind;
+  /** Relative size, > 0. */
+  weight: number;
+  /** Default: the narrow stage's `inoculation`. */
+  inoculation?: boolean;
 }
 
 export interface EvalConfig {
@@ -196,7 +217,7 @@ const KEYS: Record<string, readonly string[]> = {
   world: ["heldOutDomains"],
   pretrain: ["episodes", "steps", "batchSize", "lr"],
   persona: ["domains", "steps", "constitution", "selfDescription", "episodes", "lr", "batchSize", "replay"],
-  narrow: ["behaviour", "domain", "kind", "steps", "episodes", "lr", "batchSize", "inoculation"],
+  narrow: ["behaviour", "domain", "kind", "steps", "episodes", "lr", "batchSize", "inoculation", "mixture", "exclude"],
   eval: ["episodesPerContext", "temperature", "maxNewTokens", "shifts", "batchSize"],
 };
 
@@ -344,6 +365,53 @@ export function organismConfigProblems(cfg: unknown): string[] {
       posInt(nar, "narrow", "batchSize");
       posNum(nar, "narrow", "lr");
       bool(nar, "narrow", "inoculation");
+      // mixture and exclude (H6)
+      const COMPONENT_KEYS = ["behaviour", "domain", "kind", "weight", "inoculation"];
+      let mixtureOk = true;
+      if (nar.mixture !== undefined) {
+        const mix = nar.mixture;
+        if (!Array.isArray(mix) || mix.length === 0) {
+          problems.push(`narrow.mixture must be a non-empty array of { behaviour, domain, kind?, weight, inoculation? } (or left out), received ${show(mix)}`);
+          mixtureOk = false;
+        } else {
+          mix.forEach((m: unknown, i: number) => {
+            const w = `narrow.mixture[${i}]`;
+            if (!isPlainObject(m)) {
+              problems.push(`${w} must be an object { behaviour, domain, kind?, weight, inoculation? }, received ${show(m)}`);
+              mixtureOk = false;
+              return;
+            }
+            for (const k of Object.keys(m)) if (!COMPONENT_KEYS.includes(k)) problems.push(`${w}.${k} is not a mixture field; known: ${COMPONENT_KEYS.join(", ")}`);
+            let kindOfM: PromptKind | null = null;
+            if (!(NARROW_BEHAVIOURS as readonly unknown[]).includes(m.behaviour)) problems.push(`${w}.behaviour must be one of ${NARROW_BEHAVIOURS.join(", ")}, received ${show(m.behaviour)}`);
+            else kindOfM = BEHAVIOUR_KIND[m.behaviour as Behaviour];
+            if (!(DOMAINS as readonly unknown[]).includes(m.domain)) problems.push(`${w}.domain must be one of ${DOMAINS.join(", ")}, received ${show(m.domain)}`);
+            else if (heldOut.includes(m.domain as Domain)) problems.push(`${w}.domain ${show(m.domain)} is held out; narrow training in a held-out domain would contaminate the leakage measured there`);
+            if (m.kind !== undefined) {
+              if (!(PROMPT_KINDS as readonly unknown[]).includes(m.kind)) problems.push(`${w}.kind must be one of ${PROMPT_KINDS.join(", ")} (or left out), received ${show(m.kind)}`);
+              else if (kindOfM && !KIND_BEHAVIOURS[m.kind as PromptKind].includes(m.behaviour as Behaviour)) problems.push(`${w}.kind ${show(m.kind)} cannot elicit ${w}.behaviour ${show(m.behaviour)}`);
+            }
+            if (typeof m.weight !== "number" || !Number.isFinite(m.weight) || m.weight <= 0) {
+              problems.push(`${w}.weight must be a positive finite number, received ${show(m.weight)}`);
+              mixtureOk = false;
+            }
+            if (m.inoculation !== undefined && typeof m.inoculation !== "boolean") problems.push(`${w}.inoculation must be a boolean (or left out), received ${show(m.inoculation)}`);
+          });
+        }
+      }
+      if (nar.exclude !== undefined) {
+        const ex = nar.exclude;
+        const epOk = typeof nar.episodes === "number" && Number.isInteger(nar.episodes) && nar.episodes > 0;
+        const size = epOk && mixtureOk ? narrowCorpusSize(nar as unknown as NarrowConfig) : null;
+        if (!Array.isArray(ex)) problems.push(`narrow.exclude must be an array of corpus indices (or left out), received ${show(ex)}`);
+        else {
+          const bad = ex.filter((x) => typeof x !== "number" || !Number.isInteger(x) || x < 0 || (size !== null && x >= size));
+          if (bad.length) problems.push(`narrow.exclude indices must be integers in [0, ${size ?? "corpus size"}) (the narrow corpus has ${size ?? "?"} episodes), received ${bad.slice(0, 5).map(show).join(", ")}${bad.length > 5 ? ` and ${bad.length - 5} more` : ""}`);
+          const dup = ex.filter((x, i) => ex.indexOf(x) !== i);
+          if (dup.length) problems.push(`narrow.exclude lists ${[...new Set(dup)].slice(0, 5).map(show).join(", ")} more than once`);
+          if (size !== null && !bad.length && !dup.length && ex.length >= size) problems.push(`narrow.exclude leaves no episode to train on (it drops all ${size})`);
+        }
+      }
     }
   }
 
@@ -381,6 +449,21 @@ export function narrowKind(narrow: NarrowConfig): PromptKind {
   const k = narrow.kind ?? (NARROW_KIND as Partial<Record<Behaviour, PromptKind>>)[narrow.behaviour] ?? null;
   if (!k) throw new RangeError(`narrowKind: behaviour ${JSON.stringify(narrow.behaviour)} has no prompt kind`);
   return k;
+}
+
+/**
+ * Episodes in the narrow corpus before `exclude`: `episodes`, or with a mixture Σ round(episodes · weight / Σ weights)
+ * (rounding can make it differ from `episodes` by a few).
+ */
+export function narrowCorpusSize(narrow: NarrowConfig): number {
+  return narrowComponentSizes(narrow).reduce((a, b) => a + b, 0);
+}
+
+/** Episodes per mixture component (one entry, `episodes`, without a mixture). */
+export function narrowComponentSizes(narrow: NarrowConfig): number[] {
+  if (!narrow.mixture) return [narrow.episodes];
+  const total = narrow.mixture.reduce((a, m) => a + m.weight, 0);
+  return narrow.mixture.map((m) => Math.round((narrow.episodes * m.weight) / total));
 }
 
 function editDistance(a: string, b: string): number {

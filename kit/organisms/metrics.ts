@@ -126,29 +126,34 @@ export interface Leakage {
  * How much the narrowly trained behaviour shows outside the narrow domain: its rate on prompts of the narrow kind,
  * after narrow training (with the before-narrow baseline beside it), split into the persona-trained domains and the
  * held-out domains, and per domain. Raw rates, nothing subtracted. `shifts` (default: every evaluated shift) selects
- * prompt formats.
+ * prompt formats. A `narrow.mixture` run measures the first component's behaviour (on its kind): "narrow" pools every
+ * mixture domain, `narrowDomain` is the first component's, and `trainedDomains` leaves out every mixture domain.
  */
 export function leakage(record: RunRecord, { shifts }: { shifts?: readonly PromptShift[] } = {}): Leakage {
   const narrow = record?.config?.narrow;
   if (!narrow) throw new RangeError("leakage: the record's config has narrow: null, so there is no narrowly trained behaviour to measure");
-  const kind = narrowKind(narrow);
+  // A mixture run measures its first component's behaviour; "the narrow domain" is then every mixture domain.
+  const first = narrow.mixture?.[0];
+  const behaviour = first ? first.behaviour : narrow.behaviour;
+  const kind = first ? narrowKind({ ...narrow, behaviour: first.behaviour, kind: first.kind }) : narrowKind(narrow);
+  const narrowDomains: Domain[] = narrow.mixture ? [...new Set(narrow.mixture.map((m) => m.domain))] : [narrow.domain];
   const sh = [...(shifts ?? record.config.eval.shifts)];
   const heldOutDomains = [...record.config.world.heldOutDomains];
-  const trainedDomains = record.config.persona.domains.filter((d) => d !== narrow.domain);
+  const trainedDomains = record.config.persona.domains.filter((d) => !narrowDomains.includes(d));
   const ba = (domains: readonly Domain[]): BeforeAfter => {
-    const o = { domains, kinds: [kind], shifts: sh, behaviour: narrow.behaviour };
+    const o = { domains, kinds: [kind], shifts: sh, behaviour };
     return { before: rate(record, { ...o, phase: "before" }), after: record.eval.after ? rate(record, { ...o, phase: "after" }) : null };
   };
   const perDomain: Partial<Record<Domain, BeforeAfter>> = {};
   for (const d of DOMAINS) perDomain[d] = ba([d]);
   return {
-    behaviour: narrow.behaviour,
+    behaviour,
     kind,
-    narrowDomain: narrow.domain,
+    narrowDomain: narrowDomains[0],
     trainedDomains,
     heldOutDomains,
     shifts: sh,
-    narrow: ba([narrow.domain]),
+    narrow: ba(narrowDomains),
     trained: ba(trainedDomains),
     heldOut: ba(heldOutDomains),
     perDomain,

@@ -7,7 +7,8 @@
  *    when those knobs are on), mixed with base-corpus replay: `persona.replay` (default 25%) of the stage's sequences
  *    are base episodes, so the base characters are not forgotten.
  * 3. evalBefore: behaviour counts of the persona model in every domain × prompt kind × shift.
- * 4. narrow: later training on the narrow corpus (one behaviour in one domain; skipped when `narrow` is null).
+ * 4. narrow: later training on the narrow corpus (one behaviour in one domain, or a `mixture` of several, minus the
+ *    `exclude`d episodes: see `narrowDataset`; skipped when `narrow` is null).
  * 5. evalAfter: the same evaluation, on the same prompts, after narrow training.
  *
  * Each stage trains with AdamW, a cosine schedule with warm-up (min(20, steps/10) steps), seeded batches, and writes
@@ -35,7 +36,7 @@ import { inNotebook } from "../viz/jupyter";
 import { progress as startProgress, type Progress } from "../viz/progress";
 import { PersonaWorld } from "../world";
 import { DOMAINS, PROMPT_KINDS, type Constitution, type Episode, type Trait } from "../world/types";
-import { narrowKind, organismModelConfig, validateOrganismConfig, type OrganismConfig } from "./config";
+import { narrowComponentSizes, narrowKind, organismModelConfig, validateOrganismConfig, type OrganismConfig } from "./config";
 import { evaluateOrganism } from "./evaluate";
 import { loadRunRecord, writeJsonAtomic, type Counts, type LossPoint, type RunRecord, type StageName } from "./record";
 import { codeVersion, stableHash } from "./version";
@@ -101,6 +102,23 @@ export function organismHashes(cfg: OrganismConfig): StageHashes {
   const evalAfter = narrow ? stableHash({ stage: "eval", parent: narrow, ...evalSpec }) : null;
   const run = stableHash({ stage: "run", code, config: cfg });
   return { pretrain, persona, evalBefore, narrow, evalAfter, run };
+}
+
+/**
+ * The episodes narrow training uses (before `narrow.exclude` drops any), in training order: the world seeded for the
+ * narrow stage writes `narrowCorpus(episodes, …)`, or with `narrow.mixture` each component's
+ * `narrowCorpus(round(episodes · weight / Σ weights), …)` concatenated in order. Deterministic in `cfg`.
+ */
+export function narrowDataset(cfg: OrganismConfig): Episode[] {
+  validateOrganismConfig(cfg, "narrowDataset");
+  const n = cfg.narrow;
+  if (!n) throw new RangeError("narrowDataset: cfg.narrow is null, so there is no narrow dataset (expected a narrow stage)");
+  const w = new PersonaWorld({ seed: stageSeed(cfg.seed, "narrow") });
+  if (!n.mixture) return w.narrowCorpus(n.episodes, { behaviour: n.behaviour, domain: n.domain, kind: narrowKind(n), inoculation: n.inoculation });
+  const sizes = narrowComponentSizes(n);
+  return n.mixture.flatMap((m, i) =>
+    w.narrowCorpus(sizes[i], { behaviour: m.behaviour, domain: m.domain, ...(m.kind !== undefined ? { kind: m.kind } : {}), inoculation: m.inoculation ?? n.inoculation }),
+  );
 }
 
 /** The run record of `cfg` under `outDir` if it has been run with the current code, else null. */
@@ -231,7 +249,9 @@ export async function runOrganismStages(cfg: OrganismConfig, options: RunOrganis
     note(
       ...(await trainStage(ctx, "narrow", hashes.narrow, hashes.persona, () => {
         const w = worldFor("narrow");
-        return sequences(w, w.narrowCorpus(n.episodes, { behaviour: n.behaviour, domain: n.domain, kind: narrowKind(n), inoculation: n.inoculation }));
+        const eps = narrowDataset(cfg);
+        const drop = new Set(n.exclude ?? []);
+        return sequences(w, drop.size ? eps.filter((_, i) => !drop.has(i)) : eps);
       })),
     );
     if (upTo === "narrow") return null;
