@@ -5,9 +5,8 @@
  * checking that each error names the loader, the file, the line or array index, and the field.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   loadCaaAB,
   loadCaaOpenEnded,
@@ -17,6 +16,7 @@ import {
   type TraitData,
 } from "../kit/datasets";
 import { worldWords } from "../kit/world/lexicon";
+import { tempFiles } from "./helpers/temp-files";
 
 const ROOT = path.resolve(__dirname, "..");
 const SHARED = path.resolve(__dirname, "../../shared/datasets");
@@ -25,14 +25,7 @@ const SHARED = path.resolve(__dirname, "../../shared/datasets");
 const HAVE_SHARED = fs.existsSync(path.join(SHARED, "README.md"));
 const shared = (rel: string): string => path.join(SHARED, rel);
 
-const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "persona-kit-datasets-"));
-afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
-let tmpCount = 0;
-function tmpFile(name: string, content: string): string {
-  const p = path.join(tmpRoot, `${tmpCount++}-${name}`);
-  fs.writeFileSync(p, content);
-  return p;
-}
+const { root: tmpRoot, file: tmpFile } = tempFiles("persona-kit-datasets-");
 const jsonl = (...recs: unknown[]): string => recs.map((r) => JSON.stringify(r)).join("\n") + "\n";
 
 const MWE_OK = { question: "Is it so?", statement: "It is so", label_confidence: 0.9, answer_matching_behavior: " Yes", answer_not_matching_behavior: " No" };

@@ -6,10 +6,10 @@
  * corpora, length bounds, and `loadConstitution` on the committed file, the OCT hand-written files and bad files.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { mulberry32 } from "../kit/model/params";
+import { tempFiles } from "./helpers/temp-files";
 import {
   BASE_CHARACTERS,
   BENIGN_VERBS,
@@ -42,14 +42,7 @@ const OCT_DIR = "/work/shared/datasets/oct-constitutions/hand-written";
 // checkout does not have.
 const HAVE_OCT = fs.existsSync(path.join(OCT_DIR, "humor.txt"));
 
-const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "persona-kit-world-"));
-afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
-let tmpCount = 0;
-function tmpFile(name: string, content: string): string {
-  const p = path.join(tmpRoot, `${tmpCount++}-${name}`);
-  fs.writeFileSync(p, content);
-  return p;
-}
+const { root: tmpRoot, file: tmpFile } = tempFiles("persona-kit-world-");
 
 const world = new PersonaWorld({ seed: 7 });
 const texts = (eps: Episode[]): string[] => eps.map((e) => world.text(e));
