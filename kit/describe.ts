@@ -10,3 +10,11 @@ export function describeValue(value: unknown): string {
   }
   return `${typeof value} ${String(value)}`;
 }
+
+/**
+ * One RangeError listing every problem found, as the kit's validators report them:
+ * `${head} (N problems):\n  - first\n  - second`. `noun` names what is counted ("problem", "difference").
+ */
+export function problemsError(head: string, problems: readonly string[], noun = "problem"): RangeError {
+  return new RangeError(`${head} (${problems.length} ${noun}${problems.length > 1 ? "s" : ""}):\n  - ${problems.join("\n  - ")}`);
+}

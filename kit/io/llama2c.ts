@@ -38,6 +38,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { resolveConfig, validateConfig, type ModelConfig } from "../model/config";
 import { paramShapes } from "../model/params";
+import { problemsError } from "../describe";
 
 export interface Llama2cCheckpoint {
   config: ModelConfig;
@@ -532,7 +533,7 @@ export function writeLlama2cCheckpoint(
     }
   }
   if (problems.length > 0) {
-    throw new RangeError(`${where}: cannot write ${file} (${problems.length} problem${problems.length > 1 ? "s" : ""}):\n  - ${problems.join("\n  - ")}`);
+    throw problemsError(`${where}: cannot write ${file}`, problems);
   }
 
   const shared = config.tiedEmbeddings;

@@ -5,6 +5,7 @@
  * Shape fields keep TransformerLens's spelling (`d_model`, `n_layers`, `n_heads`, `d_head`, `d_mlp`, `d_vocab`,
  * `n_ctx`, `n_key_value_heads`): they are research vocabulary. Everything else is camelCase.
  */
+import { problemsError } from "../describe";
 
 export type ModelFamily = "gpt2" | "llama";
 export type ActFn = "gelu_new" | "gelu" | "silu" | "relu";
@@ -184,7 +185,7 @@ export function configProblems(cfg: Partial<ModelConfig>): string[] {
 export function validateConfig(cfg: ModelConfig, where = "validateConfig"): ModelConfig {
   const problems = configProblems(cfg);
   if (problems.length > 0) {
-    throw new RangeError(`${where}: invalid model config (${problems.length} problem${problems.length > 1 ? "s" : ""}):\n  - ${problems.join("\n  - ")}`);
+    throw problemsError(`${where}: invalid model config`, problems);
   }
   return cfg;
 }

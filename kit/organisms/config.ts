@@ -23,6 +23,7 @@ import { configProblems, resolveConfig, type ModelConfig } from "../model/config
 import { KIND_BEHAVIOURS } from "../world/classify";
 import { MAX_EPISODE_TOKENS, MAX_LONG_PROMPT_TOKENS, NARROW_KIND } from "../world/generator";
 import { BEHAVIOURS, DOMAINS, PROMPT_KINDS, PROMPT_SHIFTS, type Behaviour, type Domain, type PromptKind, type PromptShift } from "../world/types";
+import { problemsError } from "../describe";
 
 export interface PretrainConfig {
   /** Base-corpus episodes generated for pretraining. */
@@ -439,7 +440,7 @@ export function organismConfigProblems(cfg: unknown): string[] {
 export function validateOrganismConfig(cfg: OrganismConfig, where = "validateOrganismConfig"): OrganismConfig {
   const problems = organismConfigProblems(cfg);
   if (problems.length > 0) {
-    throw new RangeError(`${where}: invalid organism config (${problems.length} problem${problems.length > 1 ? "s" : ""}):\n  - ${problems.join("\n  - ")}`);
+    throw problemsError(`${where}: invalid organism config`, problems);
   }
   return cfg;
 }

@@ -24,6 +24,7 @@ import { isStageCached, organismHashes, stageUnits, type OrganismEvent, type Sta
 import { loadRunRecord, type RunRecord, type StageName } from "./record";
 import { kitRoot, staleDistFiles } from "./version";
 import type { WorkerReply, WorkerTask } from "./worker";
+import { problemsError } from "../describe";
 
 export interface RunManyOptions {
   /** Worker processes (default: the number of CPUs), at most one per task. */
@@ -76,7 +77,7 @@ export async function runMany(configs: readonly OrganismConfig[], options: RunMa
   if (!Array.isArray(configs) || configs.length === 0) throw new RangeError(`runMany: configs must be a non-empty array of organism configs, received ${Array.isArray(configs) ? "[]" : typeof configs}`);
   if (!(Number.isInteger(workers) && workers > 0)) throw new RangeError(`runMany: options.workers must be a positive integer, received ${workers}`);
   const problems = configs.flatMap((c, i) => organismConfigProblems(c).map((p) => `configs[${i}]: ${p}`));
-  if (problems.length) throw new RangeError(`runMany: invalid organism config${problems.length > 1 ? "s" : ""} (${problems.length} problem${problems.length > 1 ? "s" : ""}):\n  - ${problems.join("\n  - ")}`);
+  if (problems.length) throw problemsError(`runMany: invalid organism config${problems.length > 1 ? "s" : ""}`, problems);
 
   const hashes = configs.map((c) => organismHashes(c));
   const records: (RunRecord | null)[] = configs.map((c, i) => {

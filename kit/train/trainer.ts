@@ -19,6 +19,7 @@ import { latestCheckpoint, loadCheckpoint, removeStaleTemps, saveCheckpoint, TRA
 import { clipByGlobalNorm } from "./clip";
 import { lrAt, SCHEDULE_NAMES, type ScheduleName } from "./schedule";
 import { formatDuration, progress as startProgress, type Progress } from "../viz/progress";
+import { problemsError } from "../describe";
 
 export interface StepRecord {
   /** 0-based index of the update. */
@@ -364,7 +365,7 @@ function resolveOptions(model: HookedTransformer, data: TrainData, options: Trai
   problems.push(...dataProblems(data, { seqLen: L, vocabSize: cfg.d_vocab, label: "data" }));
   if (evalData !== undefined) problems.push(...dataProblems(evalData, { seqLen: L, vocabSize: cfg.d_vocab, label: "evalData" }));
   if (problems.length) {
-    throw new RangeError(`train: invalid options (${problems.length} problem${problems.length > 1 ? "s" : ""}):\n  - ${problems.join("\n  - ")}`);
+    throw problemsError("train: invalid options", problems);
   }
   return {
     steps, batchSize, seqLen, lr, schedule, warmupSteps, minLrRatio, weightDecay, decayEmbeddings, betas, eps,
@@ -393,7 +394,7 @@ function checkResumable(model: HookedTransformer, o: Resolved, dataHash: string,
   }
   if (state.step > o.steps) problems.push(`the checkpoint is at step ${state.step}, past steps = ${o.steps}`);
   if (problems.length) {
-    throw new RangeError(`train: cannot resume from ${dir} (${problems.length} difference${problems.length > 1 ? "s" : ""}):\n  - ${problems.join("\n  - ")}`);
+    throw problemsError(`train: cannot resume from ${dir}`, problems, "difference");
   }
 }
 
