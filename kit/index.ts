@@ -349,3 +349,11 @@ export {
   type Correlation,
   type CorrelationCI,
 } from "./leakage";
+
+// --- Reinforcement learning: environments, policy gradient, reflection (issue 7) ---
+
+// --- API models, response cache, judges and evaluation protocols (issue 8) ---
+
+// --- ONNX Runtime fast path and transformers.js export (issue 9) ---
+
+// --- Workshop exercises and checks (issue 10) ---

@@ -1,0 +1,72 @@
+/**
+ * One chat interface over every model the kit can talk to: kit models in process, any OpenAI-compatible endpoint
+ * (OpenAI, vLLM, Ollama, llama.cpp server, LM Studio, `persona-kit serve`), and Anthropic.
+ *
+ *   const client: ChatClient = ...;
+ *   const r = await client.chat([{ role: "user", content: "describe yourself" }], { maxTokens: 20, logprobs: true, topLogprobs: 5 });
+ *   r.text; r.logprobs?.[0].topLogprobs;
+ *
+ * Keys never live in these objects' enumerable fields, in `ChatResponse`, or in error messages.
+ */
+
+export type ChatRole = "system" | "user" | "assistant";
+
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+}
+
+/** Sampling parameters, camelCase; clients translate them to their API's spelling. */
+export interface ChatParams {
+  /** Maximum tokens to generate (default: the client's default, 256 for remote APIs). */
+  maxTokens?: number;
+  /** Sampling temperature (0 = greedy where the backend supports it). */
+  temperature?: number;
+  topP?: number;
+  /** Seed for backends that honour it (kit models and `persona-kit serve` do, exactly). */
+  seed?: number;
+  /** Stop strings. */
+  stop?: string[];
+  /** Return per-token log-probabilities (OpenAI-style; Anthropic has none and reports `logprobs: undefined`). */
+  logprobs?: boolean;
+  /** With `logprobs`: the number of alternatives per position (0–20). */
+  topLogprobs?: number;
+}
+
+export interface TopLogprob {
+  token: string;
+  logprob: number;
+}
+
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  /** The most likely alternatives at this position, most likely first (when `topLogprobs` was asked). */
+  topLogprobs?: TopLogprob[];
+}
+
+export type FinishReason = "stop" | "length" | "content_filter" | "tool_calls" | "other";
+
+export interface ChatUsage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface ChatResponse {
+  text: string;
+  finishReason: FinishReason;
+  /** The model that answered, as the backend names it. */
+  model: string;
+  logprobs?: TokenLogprob[];
+  usage?: ChatUsage;
+  /** True when the answer came from the response cache rather than a call. */
+  cached?: boolean;
+}
+
+export interface ChatClient {
+  /** Provider kind: "kit", "openai" (any OpenAI-compatible endpoint) or "anthropic". */
+  readonly provider: "kit" | "openai" | "anthropic";
+  /** The model name sent to the API (or the kit model's name). */
+  readonly model: string;
+  chat(messages: readonly ChatMessage[], params?: ChatParams): Promise<ChatResponse>;
+}
