@@ -63,10 +63,20 @@ export interface ChatResponse {
   cached?: boolean;
 }
 
+/** Per-call options that are not part of the request (and so not of its cache key). */
+export interface ChatCallOptions {
+  /** Abort the call (the batch runner's timeout uses this). */
+  signal?: AbortSignal;
+  /** Time limit of this call in ms (overrides the client's `timeoutMs`). */
+  timeoutMs?: number;
+}
+
 export interface ChatClient {
   /** Provider kind: "kit", "openai" (any OpenAI-compatible endpoint) or "anthropic". */
   readonly provider: "kit" | "openai" | "anthropic";
   /** The model name sent to the API (or the kit model's name). */
   readonly model: string;
-  chat(messages: readonly ChatMessage[], params?: ChatParams): Promise<ChatResponse>;
+  /** What names the endpoint in cache keys: `host[:port]` (no path, no credentials) or the client's `endpointId`; "" in process. */
+  readonly endpoint?: string;
+  chat(messages: readonly ChatMessage[], params?: ChatParams, options?: ChatCallOptions): Promise<ChatResponse>;
 }

@@ -1,0 +1,120 @@
+/**
+ * `anthropicClient({ model, baseURL, apiKey, timeoutMs })`: a `ChatClient` over Anthropic's Messages API through the
+ * official `@anthropic-ai/sdk`.
+ *
+ *   const client = anthropicClient({ model: "claude-sonnet-4-5" }); // key from ANTHROPIC_API_KEY
+ *   const r = await client.chat([{ role: "system", content: "you are terse" }, { role: "user", content: "hi" }]);
+ *
+ * - The key comes from `ANTHROPIC_API_KEY` (or `apiKey`, redacted like the environment's); `baseURL` from
+ *   `ANTHROPIC_BASE_URL`, then Anthropic's (the SDK appends `/v1/messages`). A non-Anthropic host may have no key.
+ * - System messages become the `system` field (joined by blank lines); `maxTokens` → `max_tokens` (default 256),
+ *   `temperature`, `topP` → `top_p` (sent only when given: newer Claude models reject them), `stop` → `stop_sequences`. The Messages API has no seed and no log-probabilities:
+ *   `seed` is not sent and responses have `logprobs: undefined` (judges then parse the number from the text).
+ * - SDK retries off (`runBatch` retries); failures become `ApiError`s as in `openaiClient`.
+ */
+import Anthropic from "@anthropic-ai/sdk";
+import { checkChat } from "./params";
+import { ApiError, hostOf, redact, registerSecret, retryAfterMs } from "./redact";
+import type { ChatCallOptions, ChatClient, ChatMessage, ChatParams, ChatResponse, FinishReason } from "./types";
+
+export interface AnthropicClientOptions {
+  model: string;
+  /** Default: `ANTHROPIC_BASE_URL`, then `https://api.anthropic.com`. */
+  baseURL?: string;
+  /** Default: `ANTHROPIC_API_KEY`. */
+  apiKey?: string;
+  /** Time limit per call (default 60 000 ms). */
+  timeoutMs?: number;
+  /** The SDK's own retries (default 0). */
+  maxRetries?: number;
+  /** `max_tokens` when a call gives no `maxTokens` (default 256). */
+  defaultMaxTokens?: number;
+  /**
+   * What names this endpoint in cache keys (`client.endpoint`; default the baseURL's `host:port`). Give a stable
+   * name for a local server that starts on a new port each run (e.g. "persona-kit-serve"), so re-runs hit the cache;
+   * then the model name must tell its models apart.
+   */
+  endpointId?: string;
+}
+
+export const ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com";
+
+/** A ChatClient over the Anthropic Messages API (see the file comment). */
+export function anthropicClient(options: AnthropicClientOptions): ChatClient {
+  const where = "anthropicClient";
+  if (options === null || typeof options !== "object") throw new TypeError(`${where}: options must be { model, baseURL?, apiKey?, timeoutMs? }, received ${String(options)}`);
+  const { model, timeoutMs = 60_000, maxRetries = 0, defaultMaxTokens = 256 } = options;
+  const problems: string[] = [];
+  if (typeof model !== "string" || model.length === 0) problems.push(`options.model must be a non-empty string, received ${JSON.stringify(model)}`);
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) problems.push(`options.timeoutMs must be a positive number, received ${timeoutMs}`);
+  if (!(Number.isInteger(maxRetries) && maxRetries >= 0)) problems.push(`options.maxRetries must be an integer ≥ 0, received ${maxRetries}`);
+  if (!(Number.isInteger(defaultMaxTokens) && defaultMaxTokens >= 1)) problems.push(`options.defaultMaxTokens must be an integer ≥ 1, received ${defaultMaxTokens}`);
+  const baseURL = options.baseURL ?? process.env.ANTHROPIC_BASE_URL ?? ANTHROPIC_DEFAULT_BASE_URL;
+  const endpoint = hostOf(baseURL);
+  const { endpointId = endpoint } = options;
+  if (typeof endpointId !== "string") problems.push(`options.endpointId must be a string, received ${typeof endpointId}`);
+  if (!endpoint) problems.push(`options.baseURL must be an http(s) URL, received ${JSON.stringify(redact(baseURL))}`);
+  const envKey = process.env.ANTHROPIC_API_KEY;
+  const apiKey = options.apiKey ?? (envKey && envKey.length > 0 ? envKey : undefined);
+  if (apiKey === undefined && endpoint === "api.anthropic.com") problems.push("no API key for api.anthropic.com: set ANTHROPIC_API_KEY in the environment");
+  if (problems.length > 0) throw new RangeError(`${where}: ${problems.length} problem${problems.length > 1 ? "s" : ""}:\n  - ${problems.join("\n  - ")}`);
+  registerSecret(apiKey);
+
+  const sdk = new Anthropic({ apiKey: apiKey ?? "no-key", baseURL, timeout: timeoutMs, maxRetries });
+
+  const chat = async (messages: readonly ChatMessage[], params: ChatParams = {}, call: ChatCallOptions = {}): Promise<ChatResponse> => {
+    checkChat(`${where}.chat`, messages, params);
+    const body = anthropicRequestBody(model, messages, params, defaultMaxTokens);
+    let msg: Anthropic.Messages.Message;
+    try {
+      msg = (await sdk.messages.create(body, { signal: call.signal, timeout: call.timeoutMs ?? timeoutMs })) as Anthropic.Messages.Message;
+    } catch (e) {
+      throw anthropicError(`${where}.chat`, e, endpoint, model);
+    }
+    if (!msg || !Array.isArray(msg.content)) {
+      throw new ApiError({ where: `${where}.chat`, kind: "malformed", host: endpoint, model, apiMessage: `expected { content: [{ type: "text", text }] }, received ${redact(JSON.stringify(msg)).slice(0, 200)}` });
+    }
+    const text = msg.content.map((b) => (b.type === "text" ? b.text : "")).join("");
+    const out: ChatResponse = { text, finishReason: stopReason(msg.stop_reason), model: typeof msg.model === "string" && msg.model ? msg.model : model };
+    if (msg.usage) out.usage = { promptTokens: msg.usage.input_tokens, completionTokens: msg.usage.output_tokens };
+    return out;
+  };
+
+  return Object.freeze({ provider: "anthropic" as const, model, endpoint: endpointId, chat });
+}
+
+/** The Messages API request for `messages` and `params`: system messages moved to `system`. */
+export function anthropicRequestBody(model: string, messages: readonly ChatMessage[], params: ChatParams, defaultMaxTokens = 256): Anthropic.Messages.MessageCreateParamsNonStreaming {
+  const system = messages.filter((m) => m.role === "system").map((m) => m.content);
+  const turns = messages.filter((m) => m.role !== "system").map((m) => ({ role: m.role as "user" | "assistant", content: m.content }));
+  // temperature and top_p are not in this SDK's types (newer Claude models take neither); sent only when asked.
+  const body: Anthropic.Messages.MessageCreateParamsNonStreaming & { temperature?: number; top_p?: number } = { model, max_tokens: params.maxTokens ?? defaultMaxTokens, messages: turns };
+  if (system.length > 0) body.system = system.join("\n\n");
+  if (params.temperature !== undefined) body.temperature = params.temperature;
+  if (params.topP !== undefined) body.top_p = params.topP;
+  if (params.stop !== undefined && params.stop.length > 0) body.stop_sequences = [...params.stop];
+  return body;
+}
+
+function stopReason(r: string | null | undefined): FinishReason {
+  if (r === "end_turn" || r === "stop_sequence") return "stop";
+  if (r === "max_tokens") return "length";
+  if (r === "tool_use") return "tool_calls";
+  if (r === "refusal") return "content_filter";
+  return "other";
+}
+
+function anthropicError(where: string, e: unknown, host: string, model: string): Error {
+  if (e instanceof ApiError) return e;
+  if (e instanceof Anthropic.APIUserAbortError) return new ApiError({ where, kind: "timeout", host, model, apiMessage: "aborted (the caller's time limit)" });
+  if (e instanceof Anthropic.APIConnectionTimeoutError) return new ApiError({ where, kind: "timeout", host, model, apiMessage: "no response within the time limit" });
+  if (e instanceof Anthropic.APIConnectionError) return new ApiError({ where, kind: "connection", host, model, apiMessage: e.message });
+  if (e instanceof Anthropic.APIError) {
+    const body = e.error as { error?: { message?: unknown }; message?: unknown } | undefined;
+    const msg = typeof body?.error?.message === "string" ? body.error.message : typeof body?.message === "string" ? body.message : e.message;
+    const headers = e.headers;
+    return new ApiError({ where, kind: "http", status: e.status, host, model, apiMessage: msg, retryAfterMs: headers ? retryAfterMs((n) => headers.get(n)) : undefined });
+  }
+  if (e instanceof SyntaxError) return new ApiError({ where, kind: "malformed", host, model, apiMessage: `the response is not valid JSON (${e.message})` });
+  return new ApiError({ where, kind: "malformed", host, model, apiMessage: e instanceof Error ? e.message : String(e) });
+}

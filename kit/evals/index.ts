@@ -1,0 +1,43 @@
+/** Judges, question sets and the persona robustness protocol. */
+export {
+  judgeScore,
+  scoreJudgeAnswer,
+  scoreFromTopLogprobs,
+  numberToken,
+  parseScore,
+  fillJudgePrompt,
+  alignmentScore,
+  coherenceScore,
+  isEmergentlyMisaligned,
+  ALIGNED_PROMPT,
+  COHERENT_PROMPT,
+  IN_CHARACTER_PROMPT,
+  type JudgeScore,
+  type JudgeOptions,
+} from "./judge";
+export { loadQuestionSet, parseQuestionSet, validateQuestionSet, questionMessages, type EvalQuestion } from "./questions";
+export {
+  runRobustness,
+  robustnessRates,
+  attackMessages,
+  worldDecider,
+  worldAttacks,
+  worldPersonaPrompt,
+  judgeDecider,
+  paraphraseDomain,
+  apiAttacks,
+  API_PERSONA,
+  API_TRAINED_PERSONA,
+  API_QUESTIONS,
+  IN_CHARACTER_BEHAVIOUR,
+  type Attack,
+  type AttackKind,
+  type RobustnessArm,
+  type RobustnessItem,
+  type RobustnessOptions,
+  type RobustnessRate,
+  type Decision,
+  type Decider,
+  type DecideInput,
+} from "./robustness";
+export { worldJudgeClient, inferWorldKind } from "./world-judge";

@@ -1,0 +1,356 @@
+/**
+ * `startServer`: a kit model behind the OpenAI API on `node:http` (no framework), what `persona-kit serve` runs.
+ *
+ *   const model = await loadModel("data/models/persona-organism");
+ *   const server = await startServer({ model });                    // 127.0.0.1, a free port
+ *   const client = new OpenAI({ baseURL: server.url, apiKey: "x" });
+ *   const r = await client.chat.completions.create({ model: server.modelName, messages: [{ role: "user", content: "coding . please sort the list ." }], logprobs: true, top_logprobs: 5, seed: 1 });
+ *   await server.close();
+ *
+ * Endpoints: GET /v1/models, GET /v1/models/{id}, POST /v1/chat/completions (streaming as server-sent events with
+ * `data: [DONE]`, or one JSON answer; `logprobs`/`top_logprobs`, `max_tokens`/`max_completion_tokens`, `temperature`,
+ * `top_p`, `seed`, `stop`, `n` ≤ 8), POST /v1/completions (`prompt` a string; legacy `logprobs` 0–5, `echo`), and
+ * GET /health. Requests are answered one at a time, in arrival order (generation is synchronous). Every malformed
+ * request gets an OpenAI-style error JSON with a 4xx status; an unexpected failure inside generation gets a 500
+ * JSON and the server stays up. The API key, if a client sends one, is ignored and never logged.
+ */
+import * as http from "node:http";
+import { randomBytes, randomInt } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import type { HookedTransformer } from "../model/transformer";
+import type { Tokenizer } from "../tokenizers/types";
+import { describeValue } from "../describe";
+import { complete, type EngineResult } from "./engine";
+import { ServeError } from "./errors";
+import { parseChatRequest, parseCompletionRequest, type SamplingRequest } from "./request";
+import { resolveChatTemplate, type ChatTemplate, type ChatTemplateName } from "./template";
+
+export interface ServerOptions {
+  model: HookedTransformer;
+  /** Default: the model's own tokenizer. */
+  tokenizer?: Tokenizer;
+  /** Default "127.0.0.1" (loopback only). */
+  host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+  /** The model id clients send and `/v1/models` lists (default "persona-kit"). */
+  modelName?: string;
+  /** "auto" (default), "world", "model", "plain" or a Jinja template; see `resolveChatTemplate`. */
+  chatTemplate?: ChatTemplateName | string;
+  /** Largest request body accepted, in bytes (default 1 MiB); larger bodies get 413. */
+  maxBodyBytes?: number;
+  /** Called once per answered request (method, path, status, milliseconds); default: nothing is logged. */
+  onRequest?: (info: { method: string; path: string; status: number; ms: number }) => void;
+}
+
+export interface RunningServer {
+  /** Base URL of the API, e.g. `http://127.0.0.1:43123/v1` (what the OpenAI SDK takes as `baseURL`). */
+  url: string;
+  host: string;
+  port: number;
+  modelName: string;
+  /** The chat template in use. */
+  template: ChatTemplate["kind"];
+  /** Stops accepting connections, ends idle keep-alive connections and resolves when the server has closed. */
+  close(): Promise<void>;
+}
+
+type Handler = (body: unknown, res: http.ServerResponse) => Promise<void> | void;
+
+/** Start serving `model` over the OpenAI API; resolves once the server is listening. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const fn = "startServer";
+  if (options === null || typeof options !== "object") throw new TypeError(`${fn}: options must be { model, … }, received ${describeValue(options)}`);
+  const { model, host = "127.0.0.1", port = 0, modelName = "persona-kit", chatTemplate = "auto", maxBodyBytes = 1 << 20, onRequest } = options;
+  if (!model || typeof (model as HookedTransformer).forward !== "function") throw new TypeError(`${fn}: options.model must be a HookedTransformer (loadModel), received ${describeValue(model)}`);
+  const tokenizer = options.tokenizer ?? model.tokenizer;
+  if (!tokenizer) throw new TypeError(`${fn}: the model has no tokenizer; pass options.tokenizer (for llama2.c, the tokenizer .bin)`);
+  if (options.tokenizer) model.tokenizer = options.tokenizer;
+  if (!(Number.isInteger(port) && port >= 0 && port < 65536)) throw new RangeError(`${fn}: options.port must be an integer in [0, 65535], received ${describeValue(port)}`);
+  if (typeof modelName !== "string" || modelName.length === 0) throw new TypeError(`${fn}: options.modelName must be a non-empty string, received ${describeValue(modelName)}`);
+  const template = resolveChatTemplate(tokenizer, chatTemplate);
+  const created = Math.floor(Date.now() / 1000);
+  const fingerprint = `fp_persona_kit_${template.kind}`;
+  const nCtx = model.cfg.n_ctx;
+
+  // One request generates at a time; the others wait in arrival order.
+  let queue: Promise<unknown> = Promise.resolve();
+  const enqueue = <T>(work: () => T): Promise<T> => {
+    const next = queue.then(() => new Promise<T>((resolve, reject) => setImmediate(() => {
+      try {
+        resolve(work());
+      } catch (e) {
+        reject(e);
+      }
+    })));
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
+  const encodePrompt = (text: string, param: string): number[] => {
+    const bos = tokenizer.bosTokenId;
+    const bosText = bos === null ? "" : (tokenizer.idToToken(bos) ?? "");
+    const ids = tokenizer.encode(text, { addBos: bos !== null && !(bosText && text.startsWith(bosText)) });
+    if (ids.length === 0) throw new ServeError(400, "the prompt encodes to no tokens", { param, code: "invalid_value" });
+    if (ids.length >= nCtx) {
+      throw new ServeError(400, `This model's maximum context length is ${nCtx} tokens; the prompt has ${ids.length} tokens, leaving no room for an answer`, { param, code: "context_length_exceeded" });
+    }
+    return ids;
+  };
+  const seedOf = (r: SamplingRequest) => r.seed ?? randomInt(0, 2 ** 31 - 1);
+  const usage = (rs: EngineResult[]) => {
+    const prompt = rs[0]?.promptTokens ?? 0;
+    const completion = rs.reduce((a, r) => a + r.completionTokens, 0);
+    return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  };
+  const bytesOf = (s: string) => [...Buffer.from(s, "utf8")];
+
+  const chat: Handler = async (body, res) => {
+    const r = parseChatRequest(body, [modelName]);
+    let promptText: string;
+    try {
+      promptText = template.render(r.messages).text;
+    } catch (e) {
+      // Chat templates reject some conversations themselves (e.g. `raise_exception('roles must alternate')`).
+      throw new ServeError(400, `the chat template rejected these messages: ${(e as Error).message.slice(0, 300)}`, { param: "messages", code: "invalid_messages" });
+    }
+    const ids = encodePrompt(promptText, "messages");
+    const id = `chatcmpl-${randomBytes(12).toString("hex")}`;
+    const seed = seedOf(r);
+    const base = { id, created: Math.floor(Date.now() / 1000), model: modelName, system_fingerprint: fingerprint };
+    const logprobsOf = (e: EngineResult) =>
+      r.logprobs
+        ? {
+            content: e.tokens.map((t) => ({
+              token: t.text,
+              logprob: t.logprob,
+              bytes: bytesOf(t.text),
+              top_logprobs: t.top.map((a) => ({ token: a.text, logprob: a.logprob, bytes: bytesOf(a.text) })),
+            })),
+            refusal: null,
+          }
+        : null;
+    const run = (i: number, onToken?: (piece: string) => void) =>
+      complete(model, ids, { maxTokens: r.maxTokens ?? nCtx, temperature: r.temperature, topP: r.topP, seed: seed + i, stop: r.stop, topLogprobs: r.logprobs ? r.topLogprobs : -1, onToken });
+    if (!r.stream) {
+      const results = await enqueue(() => Array.from({ length: r.n }, (_, i) => run(i)));
+      sendJson(res, 200, {
+        ...base,
+        object: "chat.completion",
+        choices: results.map((e, index) => ({ index, message: { role: "assistant", content: e.text, refusal: null }, logprobs: logprobsOf(e), finish_reason: e.finishReason })),
+        usage: usage(results),
+      });
+      return;
+    }
+    startSse(res);
+    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => sse(res, { ...base, object: "chat.completion.chunk", choices, ...extra });
+    const results = await enqueue(() =>
+      Array.from({ length: r.n }, (_, index) => {
+        chunk([{ index, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]);
+        // Pieces are sent as they come; with logprobs, each token's piece is sent with its log-probabilities after the pass.
+        const e = run(index, r.logprobs ? undefined : (piece) => chunk([{ index, delta: { content: piece }, logprobs: null, finish_reason: null }]));
+        if (r.logprobs) {
+          const lp = logprobsOf(e)!;
+          e.tokens.forEach((t, j) => chunk([{ index, delta: { content: t.text }, logprobs: { content: [lp.content[j]], refusal: null }, finish_reason: null }]));
+        }
+        chunk([{ index, delta: {}, logprobs: null, finish_reason: e.finishReason }]);
+        return e;
+      }),
+    );
+    if (r.includeUsage) chunk([], { usage: usage(results) });
+    endSse(res);
+  };
+
+  const completions: Handler = async (body, res) => {
+    const r = parseCompletionRequest(body, [modelName]);
+    const ids = encodePrompt(r.prompt, "prompt");
+    const id = `cmpl-${randomBytes(12).toString("hex")}`;
+    const seed = seedOf(r);
+    const base = { id, created: Math.floor(Date.now() / 1000), model: modelName, system_fingerprint: fingerprint };
+    const run = (i: number, onToken?: (piece: string) => void) =>
+      complete(model, ids, { continuation: true, maxTokens: r.maxTokens ?? 16, temperature: r.temperature, topP: r.topP, seed: seed + i, stop: r.stop, topLogprobs: r.logprobs ?? -1, onToken });
+    const prefix = r.echo ? r.prompt : "";
+    const legacyLogprobs = (e: EngineResult) => {
+      if (r.logprobs === null) return null;
+      let offset = prefix.length;
+      const text_offset: number[] = [];
+      for (const t of e.tokens) {
+        text_offset.push(offset);
+        offset += t.text.length;
+      }
+      return {
+        tokens: e.tokens.map((t) => t.text),
+        token_logprobs: e.tokens.map((t) => t.logprob),
+        top_logprobs: e.tokens.map((t) => Object.fromEntries(t.top.map((a) => [a.text, a.logprob]))),
+        text_offset,
+      };
+    };
+    if (!r.stream) {
+      const results = await enqueue(() => Array.from({ length: r.n }, (_, i) => run(i)));
+      sendJson(res, 200, {
+        ...base,
+        object: "text_completion",
+        choices: results.map((e, index) => ({ index, text: prefix + e.text, logprobs: legacyLogprobs(e), finish_reason: e.finishReason })),
+        usage: usage(results),
+      });
+      return;
+    }
+    startSse(res);
+    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => sse(res, { ...base, object: "text_completion", choices, ...extra });
+    const results = await enqueue(() =>
+      Array.from({ length: r.n }, (_, index) => {
+        if (prefix) chunk([{ index, text: prefix, logprobs: null, finish_reason: null }]);
+        const e = run(index, (piece) => chunk([{ index, text: piece, logprobs: null, finish_reason: null }]));
+        chunk([{ index, text: "", logprobs: legacyLogprobs(e), finish_reason: e.finishReason }]);
+        return e;
+      }),
+    );
+    if (r.includeUsage) chunk([], { usage: usage(results) });
+    endSse(res);
+  };
+
+  const modelObject = { id: modelName, object: "model", created, owned_by: "persona-kit" };
+  const routes: Record<string, Partial<Record<string, Handler>>> = {
+    "/v1/models": { GET: (_b, res) => sendJson(res, 200, { object: "list", data: [modelObject] }) },
+    [`/v1/models/${modelName}`]: { GET: (_b, res) => sendJson(res, 200, modelObject) },
+    "/v1/chat/completions": { POST: chat },
+    "/v1/completions": { POST: completions },
+    "/health": { GET: (_b, res) => sendJson(res, 200, { status: "ok", model: modelName }) },
+  };
+
+  const server = http.createServer((req, res) => {
+    const t0 = performance.now();
+    const method = req.method ?? "GET";
+    let pathname = "/";
+    try {
+      pathname = new URL(req.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "") || "/";
+    } catch {
+      pathname = "/";
+    }
+    res.on("finish", () => onRequest?.({ method, path: pathname, status: res.statusCode, ms: performance.now() - t0 }));
+    const fail = (e: unknown) => {
+      const err = e instanceof ServeError ? e : new ServeError(500, `internal error: ${(e as Error)?.message ?? String(e)}`, { type: "server_error" });
+      if (!res.headersSent) sendJson(res, err.status, err.toJSON());
+      else if (!res.writableEnded) {
+        // Mid-stream: report the error as a last event, then end the stream.
+        sse(res, err.toJSON());
+        endSse(res);
+      }
+    };
+    const route = routes[pathname] ?? (pathname.startsWith("/v1/models/") ? { GET: (_b: unknown, r: http.ServerResponse) => fail(new ServeError(404, `The model ${JSON.stringify(decodeURIComponent(pathname.slice(11)).slice(0, 100))} does not exist`, { param: "model", code: "model_not_found" })) } : undefined);
+    if (!route) {
+      req.resume();
+      fail(new ServeError(404, `Unknown request URL: ${method} ${pathname.slice(0, 200)}`, { code: "unknown_url" }));
+      return;
+    }
+    const handler = route[method];
+    if (!handler) {
+      req.resume();
+      res.setHeader("Allow", Object.keys(route).join(", "));
+      fail(new ServeError(405, `Method ${method} is not allowed on ${pathname}; use ${Object.keys(route).join(" or ")}`, { code: "method_not_allowed" }));
+      return;
+    }
+    readBody(req, maxBodyBytes).then(
+      (raw) => {
+        let body: unknown = undefined;
+        if (method === "POST") {
+          if (raw.length === 0) throw new ServeError(400, "the request body is empty; send a JSON object", { code: "invalid_body" });
+          try {
+            body = JSON.parse(raw.toString("utf8"));
+          } catch (e) {
+            throw new ServeError(400, `the request body is not valid JSON: ${(e as Error).message.slice(0, 200)}`, { code: "invalid_json" });
+          }
+        }
+        return handler(body, res);
+      },
+    ).catch(fail);
+  });
+  server.keepAliveTimeout = 5000;
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n" + JSON.stringify(new ServeError(400, "malformed HTTP request", { code: "bad_request" }).toJSON()));
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${urlHost}:${addr.port}/v1`,
+    host: addr.address,
+    port: addr.port,
+    modelName,
+    template: template.kind,
+    close() {
+      closing ??= new Promise<void>((resolve, reject) => {
+        server.close((e) => (e ? reject(e) : resolve()));
+        server.closeIdleConnections();
+      }).then(() => queue.then(() => undefined));
+      return closing;
+    },
+  };
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > limit) {
+      req.resume();
+      reject(new ServeError(413, `the request body is ${declared} bytes; at most ${limit} are accepted`, { code: "request_too_large" }));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on("data", (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > limit) {
+        done = true;
+        req.resume();
+        reject(new ServeError(413, `the request body exceeds ${limit} bytes`, { code: "request_too_large" }));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => {
+      if (!done) {
+        done = true;
+        resolve(Buffer.concat(chunks));
+      }
+    });
+    req.on("error", (e) => {
+      if (!done) {
+        done = true;
+        reject(new ServeError(400, `reading the request failed: ${e.message}`, { code: "bad_request" }));
+      }
+    });
+  });
+}
+
+function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function startSse(res: http.ServerResponse): void {
+  res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" });
+}
+
+function sse(res: http.ServerResponse, value: unknown): void {
+  if (!res.writableEnded && !res.destroyed) res.write(`data: ${JSON.stringify(value)}\n\n`);
+}
+
+function endSse(res: http.ServerResponse): void {
+  if (!res.writableEnded && !res.destroyed) {
+    res.write("data: [DONE]\n\n");
+    res.end();
+  }
+}
