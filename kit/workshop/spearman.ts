@@ -9,7 +9,7 @@
  * decreasing one (ρ < 0), and one with ties. A wrong answer is matched against Pearson's r of the raw values, ordinal
  * ranks that break ties by position, the 1 − 6Σd²/(n(n² − 1)) shortcut (exact only without ties), and |ρ|.
  */
-import { pearson, spearman } from "../leakage";
+import { pearson, ranks as averageRanks, spearman } from "../leakage";
 import { callLearner, fail, fmt, runCheck, typeName, type CheckOptions, type CheckResult } from "./check";
 
 /** The learner's function for exercise 6.2. */
@@ -35,18 +35,6 @@ function ordinalRanks(xs: number[]): number[] {
   const order = xs.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const out = new Array<number>(xs.length);
   order.forEach(([, i], r) => (out[i] = r + 1));
-  return out;
-}
-
-function averageRanks(xs: number[]): number[] {
-  const order = xs.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
-  const out = new Array<number>(xs.length);
-  for (let i = 0; i < order.length; ) {
-    let j = i;
-    while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
-    for (let k = i; k <= j; k++) out[order[k][1]] = (i + j) / 2 + 1;
-    i = j + 1;
-  }
   return out;
 }
 
