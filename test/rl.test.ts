@@ -91,6 +91,30 @@ describe("policy gradient on a bandit with a known optimum", () => {
     expect(held).toBeLessThan(0.1);
   });
 
+  it("policyLossAndGrads(…, { reflectionAdvantages }) credits the second reward to the reflection-masked tokens only", () => {
+    // Two-token transcripts [BOS, action, reflection]: the task advantage is 0, the reflection advantage is 1.
+    const logps = (m: HookedTransformer, r: Rollout) => {
+      const a = sequenceLogProb(m, [{ tokens: r.tokens, mask: [0, 1, 0] }])[0];
+      const b = sequenceLogProb(m, [{ tokens: r.tokens, mask: [0, 0, 1] }])[0];
+      return { action: a, reflection: b };
+    };
+    const m = bandit(6);
+    const r: Rollout = { tokens: [0, 2, 4], mask: [0, 1, 1], reward: 0, group: 0, reflectionMask: [0, 0, 1], reflectionReward: 1 };
+    const before = logps(m, r);
+    const { grads } = policyLossAndGrads(m, [r], { advantages: [0], reflectionAdvantages: [1], reference: null });
+    for (const [name, g] of grads) m.param(name).assign(tf.sub(m.param(name), tf.mul(g, 0.05)));
+    for (const g of grads.values()) g.dispose();
+    const after = logps(m, r);
+    expect(after.reflection).toBeGreaterThan(before.reflection + 1e-4);
+    // The action token's own gradient is zero; it moves only through shared weights, far less than the reflection.
+    expect(Math.abs(after.action - before.action)).toBeLessThan((after.reflection - before.reflection) / 2);
+    expect(() => policyLossAndGrads(m, [{ ...r, reflectionMask: undefined }], { advantages: [0], reflectionAdvantages: [1], reference: null })).toThrow(/reflectionMask/);
+    const pg = new PolicyGradient(m, null, {});
+    expect(() => pg.step([r, { ...r, reflectionReward: undefined }])).toThrow(/1 of 2 rollouts have a reflectionReward/);
+    pg.dispose();
+    m.dispose();
+  });
+
   it("advantages(rewards, groups, { method: grpo }) are zero-mean per group and zero for a group of equal rewards", () => {
     const a = advantages([1, 0, 0, 1, 0.5, 0.5], [0, 0, 0, 0, 1, 1], { method: "grpo" });
     expect(a[0] + a[1] + a[2] + a[3]).toBeCloseTo(0, 6);

@@ -28,10 +28,22 @@ export interface ReflectionSftConfig {
   lr: number;
 }
 
+/** Which tokens a rewarded reflection's score trains (see `ReflectionConfig.credit`). */
+export const REFLECTION_CREDITS = ["episode", "reflection"] as const;
+export type ReflectionCredit = (typeof REFLECTION_CREDITS)[number];
+
 export interface ReflectionConfig {
   variant: ReflectionVariant;
   /** "rewarded": reward += weight · constitution-rule score. */
   weight: number;
+  /**
+   * "rewarded": which tokens the reflection reward trains. "episode" (default): it is added to the episode's reward, so
+   * the policy gradient credits it to the action tokens as well (honest actions pay more when reflections endorse
+   * them). "reflection": it has its own advantage (group-normalised like the task's) applied to the reflection tokens
+   * only, so actions learn from the task reward alone — the clean test of whether reinforcing the persona's reflection
+   * changes what the policy does.
+   */
+  credit: ReflectionCredit;
   /** Most tokens of a reflection. */
   maxNewTokens: number;
 }
@@ -94,7 +106,7 @@ export function defaultRLConfig(): RLConfig {
     start: { organism: organismConfig({ narrow: null }), stage: "persona" },
     reflectionSft: { steps: 60, episodes: 800, batchSize: 32, lr: 5e-4 },
     env: { ...DEFAULT_ENV, domains: [...DEFAULT_ENV.domains] },
-    reflection: { variant: "none", weight: 0.5, maxNewTokens: 16 },
+    reflection: { variant: "none", weight: 0.5, maxNewTokens: 16, credit: "episode" },
     algo: { method: "grpo", steps: 30, promptsPerStep: 8, groupSize: 8, lr: 5e-4, klCoef: 0.05, temperature: 1, clipNorm: 1, baselineDecay: 0.9 },
     eval: { every: 5, tasksPerDomain: 16, interruptsPerDomain: 8, harmfulPerDomain: 8, keepTranscripts: 24 },
     checkpointEvery: 10,
@@ -117,7 +129,7 @@ const KEYS: Record<string, readonly string[]> = {
   start: ["organism", "stage"],
   reflectionSft: ["steps", "episodes", "batchSize", "lr"],
   env: ["domains", "grader", "passReward", "lengthCost", "interruptRate", "respectReward", "ignorePenalty", "maxNewTokens", "inoculation"],
-  reflection: ["variant", "weight", "maxNewTokens"],
+  reflection: ["variant", "weight", "maxNewTokens", "credit"],
   algo: ["method", "steps", "promptsPerStep", "groupSize", "lr", "klCoef", "temperature", "clipNorm", "baselineDecay"],
   eval: ["every", "tasksPerDomain", "interruptsPerDomain", "harmfulPerDomain", "keepTranscripts"],
 };
@@ -210,6 +222,7 @@ export function rlConfigProblems(cfg: unknown): string[] {
   if (refl) {
     if (!(REFLECTION_VARIANTS as readonly unknown[]).includes(refl.variant)) problems.push(`reflection.variant must be one of ${REFLECTION_VARIANTS.join(", ")}, received ${show(refl.variant)}`);
     nonNeg(refl, "reflection", "weight");
+    if (!(REFLECTION_CREDITS as readonly unknown[]).includes(refl.credit)) problems.push(`reflection.credit must be one of ${REFLECTION_CREDITS.join(", ")}, received ${show(refl.credit)}`);
     posInt(refl, "reflection", "maxNewTokens");
   }
   const algo = section("algo");

@@ -45,6 +45,8 @@ export {
   type RLStartConfig,
   type ReflectionSftConfig,
   type ReflectionConfig,
+  type ReflectionCredit,
+  REFLECTION_CREDITS,
   type AlgoConfig,
   type RLEvalConfig,
 } from "./config";

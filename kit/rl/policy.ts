@@ -26,6 +26,13 @@ export interface Rollout {
   reward: number;
   /** Rollouts of one prompt share a group (GRPO normalises within it). */
   group: number;
+  /**
+   * Optional second reward channel with its own credit: 1 at the tokens `reflectionReward` trains (e.g. a reflection),
+   * a subset of `mask`. Those tokens get `reward`'s advantage plus `reflectionReward`'s; all other agent tokens only
+   * `reward`'s. Either every rollout of a batch has it or none.
+   */
+  reflectionMask?: number[];
+  reflectionReward?: number;
 }
 
 /** How advantages are formed from rewards. */
@@ -119,6 +126,8 @@ export function sequenceLogProb(model: HookedTransformer, rollouts: readonly Pic
 export interface PolicyLossOptions {
   /** One advantage per rollout. */
   advantages: readonly number[];
+  /** One advantage per rollout for the tokens marked by each rollout's `reflectionMask` (added to `advantages` there). */
+  reflectionAdvantages?: readonly number[];
   /** The frozen reference model (KL penalty); null: no penalty. */
   reference: HookedTransformer | null;
   /** KL coefficient β (default 0). */
@@ -144,11 +153,22 @@ export interface PolicyLossStats {
 export function policyLossAndGrads(
   model: HookedTransformer,
   rollouts: readonly Rollout[],
-  { advantages: adv, reference, klCoef = 0, padId = 0 }: PolicyLossOptions,
+  { advantages: adv, reflectionAdvantages: reflAdv, reference, klCoef = 0, padId = 0 }: PolicyLossOptions,
 ): { stats: PolicyLossStats; grads: Map<string, tf.Tensor> } {
   const where = "policyLossAndGrads";
   if (adv.length !== rollouts.length) throw new RangeError(`${where}: advantages must have one value per rollout (${rollouts.length}), received ${adv.length}`);
   const p = pad(rollouts, padId, where);
+  // Per-token advantages [B, T−1], aligned with the targets: A_i, plus A'_i where the rollout's reflectionMask is 1.
+  let tokenAdv: number[] | null = null;
+  if (reflAdv) {
+    if (reflAdv.length !== rollouts.length) throw new RangeError(`${where}: reflectionAdvantages must have one value per rollout (${rollouts.length}), received ${reflAdv.length}`);
+    tokenAdv = [];
+    rollouts.forEach((r, i) => {
+      const rm = r.reflectionMask;
+      if (!rm || rm.length !== r.tokens.length) throw new RangeError(`${where}: with reflectionAdvantages, rollout ${i} needs a reflectionMask of ${r.tokens.length} values, received ${rm ? rm.length : "none"}`);
+      for (let t = 0; t < p.T - 1; t++) tokenAdv!.push(adv[i] + (t + 1 < rm.length && rm[t + 1] ? reflAdv[i] : 0));
+    });
+  }
   const denom = Math.max(1, p.tokens);
   const refLogp = reference && klCoef > 0 ? tf.tidy(() => tokenLogProbs(reference, p, false).logp) : null;
   const vars = [...model.params.values()];
@@ -159,7 +179,7 @@ export function policyLossAndGrads(
     const { value, grads } = tf.variableGrads(() => {
       const { logp, logits } = tokenLogProbs(model, p, true);
       const mask = tf.tensor2d(p.mask, [p.B, p.T - 1]);
-      const A = tf.tensor2d(adv.map((a) => [a]), [p.B, 1]);
+      const A = tokenAdv ? tf.tensor2d(tokenAdv, [p.B, p.T - 1]) : tf.tensor2d(adv.map((a) => [a]), [p.B, 1]);
       let perToken = tf.neg(tf.mul(A, logp)); // −A·log π
       if (refLogp) {
         const d = tf.sub(refLogp, logp);

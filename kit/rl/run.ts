@@ -252,12 +252,18 @@ export async function runRL(cfg: RLConfig, options: RunRLOptions = {}): Promise<
         constitutionTraits: traits,
         reflectionTokens: reflection.maxNewTokens,
       });
-      const rollouts: Rollout[] = results.map((r, i) => ({
-        tokens: r.tokens,
-        mask: r.kinds.map((k) => (k === null ? 0 : 1)),
-        reward: r.taskReward + (reflection.variant === "rewarded" && r.reflection ? reflection.weight * r.reflection.score : 0),
-        group: Math.floor(i / algo.groupSize),
-      }));
+      const rewarded = reflection.variant === "rewarded";
+      const ownCredit = rewarded && reflection.credit === "reflection";
+      const rollouts: Rollout[] = results.map((r, i) => {
+        const reflReward = rewarded && r.reflection ? reflection.weight * r.reflection.score : 0;
+        return {
+          tokens: r.tokens,
+          mask: r.kinds.map((k) => (k === null ? 0 : 1)),
+          reward: r.taskReward + (ownCredit ? 0 : reflReward),
+          group: Math.floor(i / algo.groupSize),
+          ...(ownCredit ? { reflectionMask: r.kinds.map((k) => (k === "reflection" ? 1 : 0)), reflectionReward: reflReward } : {}),
+        };
+      });
       const stats = pg.step(rollouts);
       steps.push({ step, ...batchRates(results), reward: stats.reward, kl: stats.kl, entropy: stats.entropy, loss: stats.loss, gradNorm: stats.gradNorm, ms: performance.now() - s0 });
       bar?.update(step + 1, `reward ${stats.reward.toFixed(3)} · games ${steps[steps.length - 1].gamesRate.toFixed(2)} · KL ${stats.kl.toFixed(4)}`);

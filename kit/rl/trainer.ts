@@ -117,9 +117,24 @@ export class PolicyGradient {
     });
     const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
     const baseline = this.method === "reinforce" ? (this.baseline ?? mean) : NaN;
-    const adv = advantages(rewards, rollouts.map((r) => r.group), { method: this.method, baseline });
+    const groups = rollouts.map((r) => r.group);
+    const adv = advantages(rewards, groups, { method: this.method, baseline });
+    // A second reward channel (e.g. a rewarded reflection credited to its own tokens): its own advantages, formed the
+    // same way (REINFORCE: minus the batch mean of that channel).
+    const withRefl = rollouts.filter((r) => r.reflectionReward !== undefined).length;
+    if (withRefl !== 0 && withRefl !== rollouts.length) throw new RangeError(`PolicyGradient.step: ${withRefl} of ${rollouts.length} rollouts have a reflectionReward; give it to all or none`);
+    let reflAdv: number[] | undefined;
+    if (withRefl) {
+      const rr = rollouts.map((r, i) => {
+        const v = r.reflectionReward!;
+        if (!Number.isFinite(v)) throw new RangeError(`PolicyGradient.step: rollout ${i} has reflectionReward ${v}, expected a finite number`);
+        return v;
+      });
+      reflAdv = advantages(rr, groups, { method: this.method, baseline: rr.reduce((a, b) => a + b, 0) / rr.length });
+    }
     const { stats, grads } = policyLossAndGrads(this.model, rollouts, {
       advantages: adv,
+      reflectionAdvantages: reflAdv,
       reference: this.reference,
       klCoef: this.klCoef,
       padId: this.padId,
