@@ -373,6 +373,32 @@ describe("sweeps", () => {
     model.dispose();
   });
 
+  it("extractFeatures(model, texts, { hook, position }) equals the cached activation, batched or one text at a time", () => {
+    const model = tinyModel();
+    const { texts } = data(5, 2);
+    const ragged = [...texts, texts[0].slice(0, 3)];
+    const all = extractFeatures(model, ragged, { hook: "attn.hook_z", layers: [1] }).get(1)!;
+    const { n_heads, d_head } = model.cfg;
+    expect([all.n, all.d]).toEqual([6, n_heads * d_head]);
+    ragged.forEach((t, i) => {
+      const { logits, cache } = model.runWithCache([t as number[]], { namesFilter: ["blocks.1.attn.hook_z"] });
+      const z = cache.get("blocks.1.attn.hook_z"); // [1, T, n_heads, d_head]
+      const last = Array.from(z.slice([0, t.length - 1, 0, 0], [1, 1, -1, -1]).dataSync());
+      const one = extractFeatures(model, [t], { hook: "attn.hook_z", layers: [1] }).get(1)!;
+      for (let k = 0; k < all.d; k++) {
+        expect(all.data[i * all.d + k]).toBeCloseTo(last[k], 5);
+        expect(one.data[k]).toBeCloseTo(last[k], 5);
+      }
+      const mean = Array.from(cache.get("blocks.1.attn.hook_z").mean(1).dataSync());
+      const m = extractFeatures(model, [t], { hook: "attn.hook_z", position: "mean", layers: [1] }).get(1)!;
+      for (let k = 0; k < all.d; k++) expect(m.data[k]).toBeCloseTo(mean[k], 5);
+      logits.dispose();
+      cache.dispose();
+    });
+    expect(() => extractFeatures(model, texts, { hook: "attn.hook_pattern", layers: [0] })).toThrow(/extractFeatures: options.hook must be a \[batch, position, …\] activation/);
+    model.dispose();
+  });
+
   it("tokenScores(model, ids, probe, { hook, layer }) scores every token; the last equals the probe on extracted features", () => {
     const model = tinyModel();
     const { texts, labels } = data(40, 2);

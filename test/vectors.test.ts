@@ -119,7 +119,7 @@ describe("personaVector", () => {
     expect(() => personaVector(model, { positive: [], negative: NEG })).toThrow(/personaVector: need at least one positive and one negative text, received 0 positive/);
     expect(() => personaVector(model, { positive: POS, negative: NEG }, { layers: [2] })).toThrow(/personaVector: layer must be an integer in \[0, 1\], received number 2/);
     expect(() => personaVector(model, { positive: POS, negative: NEG }, { positions: "response_mean" })).toThrow(/personaVector: positions "response_mean" needs/);
-    expect(() => personaVector(model, { positive: POS, negative: NEG }, { hook: "pattern" })).toThrow(/personaVector: options.hook must be a \[batch, position, d\] activation/);
+    expect(() => personaVector(model, { positive: POS, negative: NEG }, { hook: "pattern" })).toThrow(/personaVector: options.hook must be a \[batch, position, …\] activation/);
   });
 });
 

@@ -9,6 +9,7 @@
 import { tf } from "../backend";
 import { describeValue } from "../describe";
 import { actName, type HookName } from "../model/hooks";
+import { readActivations, type PersonaText } from "../vectors/persona";
 import type { HookedTransformer } from "../model/transformer";
 import { checkLabels, toDense, type Dense, type Labels, type Matrix } from "./data";
 import { accuracy, auroc, crossValidate, fitScorer, type ProbeKind } from "./eval";
@@ -27,8 +28,9 @@ export interface FeatureOptions {
 }
 
 /**
- * Features per layer: for each text, one forward pass caching only the needed hooks; the activation at the chosen
- * position, flattened past the position axis. Returns a Map from layer to a dense [n_texts, d] matrix.
+ * Features per layer: the activation at the chosen position (or its mean over the text's tokens), flattened past the
+ * position axis, read by the persona vectors' `readActivations` (texts of equal length share a forward pass).
+ * Returns a Map from layer to a dense [n_texts, d] matrix.
  */
 export function extractFeatures(model: HookedTransformer, texts: readonly ProbeInput[], { hook = "resid_post", position = "last", layers }: FeatureOptions = {}): Map<number, Dense> {
   const where = "extractFeatures";
@@ -39,30 +41,13 @@ export function extractFeatures(model: HookedTransformer, texts: readonly ProbeI
     if (!Number.isInteger(l) || l >= L || l < -L) throw new RangeError(`${where}: options.layers must hold integers in [-${L}, ${L - 1}], received ${describeValue(l)}`);
     return l < 0 ? L + l : l;
   });
-  const names = ls.map((l) => actName(hook, l) as HookName);
-  const bad = names.find((nm) => !model.hookNames().includes(nm));
-  if (bad) throw new RangeError(`${where}: options.hook ${JSON.stringify(hook)} names no hook point of this model (${bad})`);
-  const rows = new Map<number, Float32Array[]>(ls.map((l) => [l, []]));
-  for (let i = 0; i < texts.length; i++) {
-    const t = texts[i];
+  texts.forEach((t, i) => {
     if (!(typeof t === "string" || Array.isArray(t))) throw new TypeError(`${where}: texts[${i}] must be a string or an array of token ids, received ${describeValue(t)}`);
-    const { logits, cache } = model.runWithCache(t as ProbeInput, { namesFilter: names });
-    try {
-      for (const l of ls) {
-        const feat = tf.tidy(() => {
-          const act = cache.get(hook, l); // [1, T, ...]
-          const T = act.shape[1]!;
-          const flat = act.reshape([T, -1]);
-          const v = position === "last" ? flat.slice([T - 1, 0], [1, -1]) : flat.mean(0, true);
-          return v.dataSync() as Float32Array;
-        });
-        rows.get(l)!.push(Float32Array.from(feat));
-      }
-    } finally {
-      logits.dispose();
-      cache.dispose();
-    }
-  }
+  });
+  const unknown = ls.map((l) => actName(hook, l)).find((nm) => !(model.hookNames() as string[]).includes(nm));
+  if (unknown) throw new RangeError(`${where}: options.hook ${JSON.stringify(hook)} names no hook point of this model (${unknown})`);
+  const { acts } = readActivations(where, model, texts as readonly PersonaText[], { layers: ls, hook, positions: position === "last" ? "last" : "prompt_mean" });
+  const rows = new Map<number, Float32Array[]>(ls.map((l) => [l, acts.get(l)!.map((r) => Float32Array.from(r))]));
   const out = new Map<number, Dense>();
   for (const [l, r] of rows) out.set(l, toDense(r, where, `features of layer ${l}`));
   return out;

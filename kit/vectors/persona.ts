@@ -263,7 +263,11 @@ function toItem(fn: string, model: HookedTransformer, text: PersonaText, i: numb
   return { ids, from: start, to: T };
 }
 
-/** Per text and layer, the activation averaged over the chosen positions (float64 for exact means). */
+/**
+ * Per text and layer, the activation averaged over the chosen positions (float64 for exact means), flattened past the
+ * position axis. Texts of equal length share a forward pass (batches of up to 64). Used by `personaVector`,
+ * `projection` and the probes' `extractFeatures`.
+ */
 export function readActivations(
   fn: string,
   model: HookedTransformer,
@@ -293,8 +297,10 @@ export function readActivations(
       try {
         for (const l of layers) {
           const act = cache.get(names.get(l)!);
-          if (act.rank !== 3) throw new RangeError(`${fn}: options.hook must be a [batch, position, d] activation; ${names.get(l)} has shape [${act.shape}]`);
-          const d = act.shape[2]!;
+          // [batch, position, …]: everything past the position axis is flattened into d (hook_z: n_heads · d_head).
+          const qk = /hook_(pattern|attn_scores)$/.test(names.get(l)!); // [batch, head, query, key]: no position axis 1
+          if (qk || act.rank < 3 || act.shape[1] !== T) throw new RangeError(`${fn}: options.hook must be a [batch, position, …] activation; ${names.get(l)} has shape [${act.shape}]`);
+          const d = act.shape.slice(2).reduce((a, b) => a * b, 1);
           const data = act.dataSync() as Float32Array;
           idx.forEach((i, b) => {
             const { from, to } = items[i];
