@@ -1,6 +1,6 @@
 /**
  * persona-kit benchmarks: matMul rate, training throughput, generation speed, logistic-probe fitting,
- * forward-with-cache speed.
+ * forward-with-cache speed; each inference measurement also on the ONNX Runtime path (bench/onnx.ts).
  *
  *   npx tsx bench/run.ts                 # readable table on stdout
  *   npx tsx bench/run.ts --json          # one JSON object per line on stdout: {"name","value","unit"}; logs on stderr
@@ -21,6 +21,11 @@ import { generate } from "../kit/generate/generate";
 import { readLlama2cCheckpoint } from "../kit/io/llama2c";
 import { train } from "../kit/train/trainer";
 import { fitLogisticProbe } from "../kit/probes/logistic";
+import { benchForwardOnnx, benchGenerateOnnx, benchOnnxMatmul, measured, onnxMatmulRate, type BenchContext } from "./onnx";
+import { withInferencePath } from "../kit/onnx/route";
+
+/** The generate.* and forward.* rows without `.onnx.` measure the TensorFlow.js path, whatever automatic routing would pick. */
+const tfjsPath = <T>(fn: () => T): T => withInferencePath("tfjs", fn);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Options
@@ -358,13 +363,14 @@ async function benchGenerate(): Promise<void> {
       const t = await timeIt(
         "generate batch 1, greedy",
         () => {
-          const r = generate(model, [[bos]], { maxNewTokens: n, temperature: 0, stopTokens: [] });
+          const r = tfjsPath(() => generate(model, [[bos]], { maxNewTokens: n, temperature: 0, stopTokens: [] }));
           produced = r.newTokens[0].length;
         },
         spec({ warmup: 1, minTotalMs: 2000, minReps: 3, maxReps: 20 }),
       );
       if (produced !== n) log(`    note: produced ${produced} tokens, not ${n}`);
       const tps = (produced / t.medianMs) * 1000;
+      measured.tfjsGenerate.batch1 = tps;
       record({
         name: "generate.stories260K.batch1.tokens_per_s",
         value: tps,
@@ -381,7 +387,7 @@ async function benchGenerate(): Promise<void> {
       const t = await timeIt(
         "generate batch 32, temperature 1",
         () => {
-          const r = generate(model, prompts, { maxNewTokens: n, temperature: 1, seed: 7, stopTokens: [] });
+          const r = tfjsPath(() => generate(model, prompts, { maxNewTokens: n, temperature: 1, seed: 7, stopTokens: [] }));
           produced = r.newTokens.reduce((s, row) => s + row.length, 0);
           distinct = new Set(r.newTokens.map((row) => row.join(","))).size;
         },
@@ -389,6 +395,7 @@ async function benchGenerate(): Promise<void> {
       );
       log(`    ${distinct} distinct rows of ${B}`);
       const tps = (produced / t.medianMs) * 1000;
+      measured.tfjsGenerate.batch32 = tps;
       record({
         name: "generate.stories260K.batch32.tokens_per_s",
         value: tps,
@@ -479,7 +486,7 @@ async function benchForward(): Promise<void> {
     const t = await timeIt(
       "runWithCache resid, 8×128",
       () => {
-        const { logits, cache } = model.runWithCache(tokens, { namesFilter: (name) => name.includes("resid") });
+        const { logits, cache } = tfjsPath(() => model.runWithCache(tokens, { namesFilter: (name) => name.includes("resid") }));
         logits.dataSync(); // the pass is done when the logits are readable
         cached = cache.size;
         logits.dispose();
@@ -491,6 +498,10 @@ async function benchForward(): Promise<void> {
     record({ name: "forward.gpt2-small.resid_cache.tokens_per_s", value: ((B * T) / t.medianMs) * 1000, unit: "tokens/s" });
     record({ name: "forward.gpt2-small.resid_cache.ms", value: t.medianMs, unit: "ms" });
     record({ name: "forward.gpt2-small.resid_cache.model_gflops", value: forwardFlops(cfg, B, T) / t.medianMs / 1e6, unit: "GFLOP/s" });
+    if (wanted("forward.gpt2-small.resid_cache.onnx.speedup_over_tfjs")) {
+      if (measured.onnxForwardMs === null) log("    (no forward.gpt2-small.resid_cache.onnx.ms from this run: speed-up not computed)");
+      else record({ name: "forward.gpt2-small.resid_cache.onnx.speedup_over_tfjs", value: t.medianMs / measured.onnxForwardMs, unit: "×" });
+    }
   } catch (e) {
     log(`    wasm heap at failure: ${wasmHeapMiB()} (limit 4096 MiB)`);
     throw e;
@@ -506,10 +517,16 @@ async function benchForward(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// ONNX Runtime (bench/onnx.ts), with this file's timing and recording
+
+const onnxCtx: BenchContext = { timeIt, spec, record, wanted, log, atLeast };
+
+// ---------------------------------------------------------------------------------------------------------------
 // Main
 
-const GROUPS: { title: string; names: string[]; run: () => Promise<void>; needs?: string[] }[] = [
+const GROUPS: { title: string; names: string[]; run: () => Promise<void>; needs?: string[]; needsOnnx?: string[] }[] = [
   { title: "matMul (wasm)", names: ["matmul.wasm.gflops", "matmul.wasm.transposeB.gflops"], run: benchMatmul },
+  { title: "matMul (ONNX Runtime)", names: ["matmul.onnx.gflops"], run: () => benchOnnxMatmul(onnxCtx) },
   {
     title: `training (${TRAIN_PRESET}, batch ${TRAIN_B}×${TRAIN_T})`,
     names: [
@@ -527,15 +544,41 @@ const GROUPS: { title: string; names: string[]; run: () => Promise<void>; needs?
     run: benchGenerate,
   },
   {
+    title: `generation on ONNX Runtime (stories260K, ${GEN_NEW_TOKENS} new tokens)`,
+    names: [
+      "generate.stories260K.onnx.batch1.tokens_per_s",
+      "generate.stories260K.onnx.batch1.speedup_over_tfjs",
+      "generate.stories260K.onnx.batch32.tokens_per_s",
+      "generate.stories260K.onnx.batch32.speedup_over_tfjs",
+    ],
+    run: () => benchGenerateOnnx(onnxCtx, STORIES_BIN, GEN_NEW_TOKENS),
+  },
+  {
     title: `logistic probe fit (${PROBE_N.toLocaleString("en-US")} × ${PROBE_D})`,
     names: ["probe.logistic.fit_ms", "probe.logistic.gflops", "probe.logistic.ratio_to_matmul"],
     run: benchProbe,
     needs: ["probe.logistic.ratio_to_matmul"],
   },
+  {
+    title: "forward with residual cache on ONNX Runtime (gpt2-small shape, 8×128)",
+    names: [
+      "forward.gpt2-small.resid_cache.onnx.tokens_per_s",
+      "forward.gpt2-small.resid_cache.onnx.ms",
+      "forward.gpt2-small.resid_cache.onnx.model_gflops",
+      "forward.gpt2-small.resid_cache.onnx.ratio_to_matmul",
+    ],
+    run: () => benchForwardOnnx(onnxCtx, forwardFlops),
+    needsOnnx: ["forward.gpt2-small.resid_cache.onnx.ratio_to_matmul"],
+  },
   // Last on purpose: the largest allocation; if the wasm backend aborts (out of its 4 GiB heap), nothing else can run.
   {
     title: "forward with residual cache (gpt2-small shape, 8×128)",
-    names: ["forward.gpt2-small.resid_cache.tokens_per_s", "forward.gpt2-small.resid_cache.ms", "forward.gpt2-small.resid_cache.model_gflops"],
+    names: [
+      "forward.gpt2-small.resid_cache.tokens_per_s",
+      "forward.gpt2-small.resid_cache.ms",
+      "forward.gpt2-small.resid_cache.model_gflops",
+      "forward.gpt2-small.resid_cache.onnx.speedup_over_tfjs",
+    ],
     run: benchForward,
   },
 ];
@@ -586,6 +629,13 @@ async function main(): Promise<void> {
     await group("matMul (wasm): needed by ratio_to_matmul, not printed", [], async () => {
       matmulGflops = await matmulRate(false);
       log(`    matmul.wasm.gflops = ${fmt(matmulGflops)} GFLOP/s (dependency)`);
+    });
+  }
+  // ratio_to_matmul on the ONNX path divides by matmul.onnx.gflops from this run.
+  if (selected.some((g) => g.needsOnnx?.some(wanted)) && !selected.includes(GROUPS[1])) {
+    await group("matMul (ONNX Runtime): needed by the ONNX ratio_to_matmul, not printed", [], async () => {
+      measured.onnxMatmulGflops = await onnxMatmulRate(onnxCtx);
+      log(`    matmul.onnx.gflops = ${fmt(measured.onnxMatmulGflops)} GFLOP/s (dependency)`);
     });
   }
   for (const g of selected) await group(g.title, g.names, g.run);

@@ -544,6 +544,42 @@ export {
 } from "./api";
 
 // --- ONNX Runtime fast path and transformers.js export (issue 9) ---
+export {
+  buildGraph,
+  hookLastDim,
+  GraphBuilder,
+  OPSET,
+  onnxSession,
+  clearOnnxSessions,
+  onnxRunCount,
+  SyncSession,
+  OrtTensor,
+  forwardOnnx,
+  runOnnx,
+  runWithCacheOnnx,
+  generateOnnx,
+  onnxCanGenerate,
+  onnxSteeringHook,
+  registerSteeringFn,
+  steeringOf,
+  exportTransformersJs,
+  transformersJsConfig,
+  setInferencePath,
+  getInferencePath,
+  withInferencePath,
+  onnxObstacle,
+  routeToOnnx,
+  type BuiltGraph,
+  type GraphOptions,
+  type OnnxModelSession,
+  type OnnxSessionOptions,
+  type OnnxRunOptions,
+  type OnnxOutputs,
+  type GenerateOnnxOptions,
+  type OnnxSteer,
+  type ExportTransformersJsResult,
+  type InferencePath,
+} from "./onnx";
 
 // --- Workshop exercises and checks (issue 10) ---
 export {

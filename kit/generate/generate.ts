@@ -7,6 +7,7 @@ import { ActivationCache } from "../model/cache";
 import type { FwdHook, HookFilter, HookName } from "../model/hooks";
 import { KVCache, type HookedTransformer } from "../model/transformer";
 import { progress } from "../viz/progress";
+import { routedGenerate, routeToOnnx } from "../onnx/route";
 import { checkSamplingOptions, Sampler, type SamplingOptions } from "./sampler";
 
 export interface GenerateOptions extends SamplingOptions {
@@ -47,6 +48,7 @@ export type PromptInput = string | readonly string[] | readonly number[] | reado
 
 /** Generate continuations of one or several prompts. */
 export function generate(model: HookedTransformer, prompts: PromptInput, options: GenerateOptions = {}): GenerateResult {
+  if (routeToOnnx(model, options.fwdHooks, "generate")) return routedGenerate(model, prompts, options); // ONNX Runtime when possible (kit/onnx/route.ts)
   const { maxNewTokens = 64, seed = 0, fwdHooks = [], namesFilter, onStep, temperature = 1, topK = 0, topP = 1, progress: showProgress = false } = options;
   checkSamplingOptions({ temperature, topK, topP }, "generate");
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`generate: maxNewTokens must be an integer ≥ 0, received ${maxNewTokens}`);

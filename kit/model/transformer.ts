@@ -22,6 +22,7 @@ import {
 } from "./hooks";
 import { activation, applyRope, batchMatMul, embedLookup, taping, layerNormalize, linear, rmsNormalize, ropeTables, type RopeTables } from "./ops";
 import { countParams, initParams, paramShapes } from "./params";
+import { routedRunWithCache, routeToOnnx } from "../onnx/route";
 
 /** Keys and values of past positions, per layer. kT: [B, K, dh, Tk] (pre-transposed), v: [B, K, Tk, dh]. */
 export interface KVLayer {
@@ -217,6 +218,7 @@ export class HookedTransformer {
     input: TokensInput,
     { namesFilter, fwdHooks = [] }: { namesFilter?: HookFilter; fwdHooks?: readonly FwdHook[] } = {},
   ): { logits: tf.Tensor3D; cache: ActivationCache } {
+    if (routeToOnnx(this, fwdHooks, "runWithCache")) return routedRunWithCache(this, input, { namesFilter, fwdHooks }); // ONNX Runtime when possible (kit/onnx/route.ts)
     const tokens = this.toTokens(input, "runWithCache");
     const store = new Map<HookName, tf.Tensor>();
     try {

@@ -3,7 +3,8 @@
  *
  * `codeVersion()` = the kit's package version, the git HEAD when the kit sits in a git checkout, and `sources`: a hash
  * of the source files that determine a run's numbers (backend, model, training, generation, tokenizers, io, the persona
- * world and the organism pipeline — not metrics, parallelism or display code). Stage hashes use `kit` + `sources`, not
+ * world, the organism pipeline and the ONNX inference path that generation and caching route to — not metrics,
+ * parallelism, display code or the transformers.js exporter). Stage hashes use `kit` + `sources`, not
  * HEAD: HEAD moves with every unrelated commit, which would throw away every cached stage, while `sources` changes
  * exactly when code that could change the numbers does. The TypeScript sources are hashed when present (a checkout),
  * else the compiled `dist/` files, so the TS sources (tests) and the compiled worker processes agree on every hash.
@@ -22,10 +23,10 @@ export interface CodeVersion {
 }
 
 /** Folders (relative to the kit root) whose files determine a run's numbers. */
-const RESULT_DIRS = ["model", "train", "generate", "tokenizers", "io", "world", "organisms"];
+const RESULT_DIRS = ["model", "train", "generate", "tokenizers", "io", "world", "organisms", "onnx"];
 const RESULT_FILES = ["backend"];
 /** Files in those folders that do not change any number. */
-const EXCLUDED = new Set(["organisms/metrics", "organisms/parallel", "organisms/worker", "organisms/version", "organisms/index"]);
+const EXCLUDED = new Set(["organisms/metrics", "organisms/parallel", "organisms/worker", "organisms/version", "organisms/index", "onnx/export", "onnx/index"]);
 
 let cachedRoot: string | undefined;
 
