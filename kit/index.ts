@@ -559,7 +559,6 @@ export {
   runWithCacheOnnx,
   generateOnnx,
   onnxCanGenerate,
-  onnxSteeringHook,
   registerSteeringFn,
   steeringOf,
   exportTransformersJs,

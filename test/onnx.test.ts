@@ -21,7 +21,6 @@ import {
   onnxObstacle,
   onnxRunCount,
   onnxSession,
-  onnxSteeringHook,
   routeToOnnx,
   runOnnx,
   runWithCacheOnnx,
@@ -140,7 +139,7 @@ describe.each(CONFIGS)("ONNX path on a random %s %j", (family, overrides) => {
 });
 
 describe("ONNX steering and caches", () => {
-  it("runWithCacheOnnx with onnxSteeringHook equals runWithCache with steeringHook, and differs from no steering", () => {
+  it("runWithCacheOnnx with steeringHook equals runWithCache with steeringHook, and differs from no steering", () => {
     const m = randomModel("llama");
     try {
       const v = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i + 1));
@@ -162,18 +161,18 @@ describe("ONNX steering and caches", () => {
     }
   });
 
-  it("generateOnnx(prompts, { fwdHooks: [onnxSteeringHook(...)] }) gives the same tokens as generate with steeringHook", () => {
+  it("generateOnnx(prompts, { fwdHooks: [steeringHook(...)] }) gives the same tokens as generate with steeringHook", () => {
     const m = randomModel("gpt2");
     try {
       const v = Float32Array.from({ length: 32 }, (_, i) => Math.cos(3 * i));
       const prompts = [[1, 2, 3], [9, 8]];
       const a = tfjs(() => generate(m, prompts, { maxNewTokens: 10, temperature: 0, fwdHooks: [steeringHook(v, { layer: 1, hook: "resid_mid", coefficient: 4 })] }));
-      const b = generateOnnx(m, prompts, { maxNewTokens: 10, temperature: 0, fwdHooks: [onnxSteeringHook(v, { layer: 1, hook: "resid_mid", coefficient: 4 })] });
+      const b = generateOnnx(m, prompts, { maxNewTokens: 10, temperature: 0, fwdHooks: [steeringHook(v, { layer: 1, hook: "resid_mid", coefficient: 4 })] });
       const plain = generateOnnx(m, prompts, { maxNewTokens: 10, temperature: 0 });
       expect(b.sequences).toEqual(a.sequences);
       expect(plain.sequences).not.toEqual(a.sequences);
-      // The hook made by onnxSteeringHook still works on the TensorFlow.js path.
-      const c = tfjs(() => generate(m, prompts, { maxNewTokens: 10, temperature: 0, fwdHooks: [onnxSteeringHook(v, { layer: 1, hook: "resid_mid", coefficient: 4 })] }));
+      // The hook made by steeringHook still works on the TensorFlow.js path.
+      const c = tfjs(() => generate(m, prompts, { maxNewTokens: 10, temperature: 0, fwdHooks: [steeringHook(v, { layer: 1, hook: "resid_mid", coefficient: 4 })] }));
       expect(c.sequences).toEqual(a.sequences);
     } finally {
       clearOnnxSessions(m);
@@ -289,8 +288,8 @@ describe("routing between the TensorFlow.js and ONNX paths", () => {
     try {
       const v = new Float32Array(32).fill(0.5);
       expect(onnxObstacle(m, [])).toBeNull();
-      expect(onnxObstacle(m, [onnxSteeringHook(v, { layer: 0, coefficient: 1 })])).toBeNull();
-      expect(onnxObstacle(m, [steeringHook(v, { layer: 0, coefficient: 1 })])).toMatch(/fwdHooks\[0\] is a JS hook function/);
+      expect(onnxObstacle(m, [steeringHook(v, { layer: 0, coefficient: 1 })])).toBeNull();
+      expect(onnxObstacle(m, [["blocks.0.hook_resid_post", (a: tf.Tensor) => tf.mul(a, 2)]])).toMatch(/fwdHooks\[0\] is a JS hook function/);
       let inTape: string | null = null;
       tf.grad((x: tf.Tensor) => {
         inTape = onnxObstacle(m, []);
@@ -513,13 +512,13 @@ describe("automatic routing: model.runWithCache and generate", () => {
     }
   });
 
-  it("generate(prompts) routes to ONNX Runtime with onnxSteeringHook, falls back to TensorFlow.js with a JS hook, and errors when \"onnx\" is forced", () => {
+  it("generate(prompts) routes to ONNX Runtime with steeringHook, falls back to TensorFlow.js with a JS hook, and errors when \"onnx\" is forced", () => {
     const m = randomModel("gpt2");
     try {
       const v = Float32Array.from({ length: 32 }, (_, i) => Math.cos(i));
       const prompts = [[1, 2, 3], [9, 8]];
       const n0 = onnxRunCount();
-      const steered = withInferencePath("auto", () => generate(m, prompts, { maxNewTokens: 6, temperature: 0, fwdHooks: [onnxSteeringHook(v, { layer: 0, coefficient: 3 })] }));
+      const steered = withInferencePath("auto", () => generate(m, prompts, { maxNewTokens: 6, temperature: 0, fwdHooks: [steeringHook(v, { layer: 0, coefficient: 3 })] }));
       expect(onnxRunCount()).toBe(n0 + 6);
       const seen: number[] = [];
       const jsHook = ["blocks.0.hook_resid_post", (_x: tf.Tensor, h: { step: number | null }) => void seen.push(h.step ?? -1)] as const;

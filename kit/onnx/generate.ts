@@ -1,7 +1,7 @@
 /**
  * `generate` on ONNX Runtime: the KV-cache decoding graph, the same Sampler, stop tokens, ragged batches (left
  * padding + attention mask, positions shifted past the padding) and per-step activation caches as the TensorFlow.js
- * path, so greedy text is identical and seeded sampling matches. Steering hooks made by `onnxSteeringHook` become
+ * path, so greedy text is identical and seeded sampling matches. Steering hooks made by `steeringHook` become
  * graph inputs; any other hook function needs the TensorFlow.js path (`generate`).
  */
 import { tf } from "../backend";
@@ -17,7 +17,7 @@ import { int64Tensor, onnxSession, OrtTensor, resolveHooks } from "./session";
 import { mergeSteers, steeringOf, type OnnxSteer } from "./steer";
 
 export interface GenerateOnnxOptions extends GenerateOptions {
-  /** Additive steering vectors (graph inputs), in addition to any `onnxSteeringHook`s in `fwdHooks`. */
+  /** Additive steering vectors (graph inputs), in addition to any `steeringHook`s in `fwdHooks`. */
   steer?: readonly OnnxSteer[];
   threads?: number;
 }
@@ -35,7 +35,7 @@ export function generateOnnx(model: HookedTransformer, prompts: PromptInput, opt
   const steers: OnnxSteer[] = [...(options.steer ?? [])];
   for (const [i, h] of fwdHooks.entries()) {
     const s = steeringOf(h);
-    if (!s) throw new TypeError(`${where}: fwdHooks[${i}] is a JS hook function, which cannot run inside the ONNX graph; use onnxSteeringHook for steering, or generate() (TensorFlow.js) for arbitrary hooks`);
+    if (!s) throw new TypeError(`${where}: fwdHooks[${i}] is a JS hook function, which cannot run inside the ONNX graph; use steeringHook for steering, or generate() (TensorFlow.js) for arbitrary hooks`);
     steers.push(s);
   }
   const merged = mergeSteers(steers);

@@ -8,6 +8,5 @@ export { clearOnnxSessions, int64Tensor, onnxRunCount, onnxSession, OrtTensor, r
 export { forwardOnnx, runOnnx, runWithCacheOnnx, type OnnxOutputs, type OnnxRunOptions } from "./run";
 export { generateOnnx, onnxCanGenerate, type GenerateOnnxOptions } from "./generate";
 export { mergeSteers, registerSteeringFn, steeringOf, type OnnxSteer } from "./steer";
-export { onnxSteeringHook } from "./steering-hook";
 export { exportTransformersJs, transformersJsConfig, type ExportTransformersJsResult } from "./export";
 export { getInferencePath, onnxObstacle, routeToOnnx, setInferencePath, withInferencePath, type InferencePath } from "./route";

@@ -4,7 +4,7 @@
  * `model.runWithCache` and `generate` ask `routeToOnnx` first (`run` and `runWithHooks` stay on TensorFlow.js: they
  * are the reference the hooks are checked against; `runOnnx` is their ONNX twin). The ONNX path serves a call
  * when no gradient is needed (no gradient tape is recording), the model has no permanent hooks, and every temporary
- * hook is a steering hook the graph can take as an input (made by `onnxSteeringHook`); cached activations are
+ * hook is a steering hook the graph can take as an input (made by `steeringHook`); cached activations are
  * always expressible (every hook point is a graph output). Anything else — a hook that must run arbitrary JS,
  * training — runs on TensorFlow.js.
  *
@@ -59,7 +59,7 @@ export function withInferencePath<T>(path: InferencePath, fn: () => T): T {
 export function onnxObstacle(model: HookedTransformer, fwdHooks: readonly FwdHook[] = []): string | null {
   if (taping()) return "a gradient tape is recording (the ONNX graph has no gradients)";
   if (model.numHooks > 0) return `the model has ${model.numHooks} permanent hook${model.numHooks > 1 ? "s" : ""} (JS functions)`;
-  for (const [i, h] of fwdHooks.entries()) if (!steeringOf(h)) return `fwdHooks[${i}] is a JS hook function (only onnxSteeringHook hooks compile into the graph)`;
+  for (const [i, h] of fwdHooks.entries()) if (!steeringOf(h)) return `fwdHooks[${i}] is a JS hook function (only steeringHook hooks compile into the graph)`;
   return null;
 }
 

@@ -1,10 +1,10 @@
 /**
  * Steering on the ONNX path: a steering vector is a graph input added at a hook point, so steering needs no JS hook.
  *
- * `onnxSteeringHook(v, { layer, hook, coefficient })` (./steering-hook.ts) returns exactly what `steeringHook` returns (a `[name, fn]`
- * forward hook that works on the TensorFlow.js path), and also records, for that hook function, the hook point and
- * the scaled vector: the ONNX path (and automatic routing) recognises such hooks and feeds the vector to the graph
- * instead of running the function. Arbitrary hook functions cannot be compiled and keep the TensorFlow.js path.
+ * `steeringHook(v, { layer, hook, coefficient })` (kit/vectors/steer.ts) returns a `[name, fn]` forward hook that works
+ * on the TensorFlow.js path, and also records here, for that hook function, the hook point and the scaled vector: the
+ * ONNX path (and automatic routing) recognises such hooks and feeds the vector to the graph instead of running the
+ * function. Arbitrary hook functions cannot be compiled and keep the TensorFlow.js path.
  */
 import type { FwdHook, HookFn, HookName } from "../model/hooks";
 

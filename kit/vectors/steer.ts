@@ -8,7 +8,8 @@
  *   steeringCurve(model, prompts, pv[0], { coefficients: [0, 1, 2, 4], classify: (c) => classify("harmful_request", c).behaviour === "complies_with_harm" });
  *
  * The hook is a plain `[hookName, fn]` pair: it is attached only for the call it is passed to (`runWithHooks`,
- * `runWithCache`, `generate`), so nothing stays on the model. It builds its tensor inside the forward pass's
+ * `runWithCache`, `generate`), so nothing stays on the model. It is also registered with the ONNX path, so
+ * `runWithCache` and `generate` steered by it still run on ONNX Runtime (the vector becomes a graph input). It builds its tensor inside the forward pass's
  * `tidy`, so it holds no tensor of its own and needs no disposal.
  */
 import { tf } from "../backend";
@@ -17,6 +18,7 @@ import { generate } from "../generate/generate";
 import { actName, type FwdHook, type HookName } from "../model/hooks";
 import type { HookedTransformer } from "../model/transformer";
 import { wilson } from "../organisms/metrics";
+import { registerSteeringFn } from "../onnx/steer";
 import { checkLayers, resolveDirection, type Direction } from "./persona";
 
 export interface SteeringHookOptions {
@@ -43,15 +45,15 @@ export function steeringHook(vector: Direction, options: SteeringHookOptions): F
   }
   const scaled = Float32Array.from(values, (v) => v * coefficient);
   const d = values.length;
-  return [
-    name as HookName,
-    (act: tf.Tensor) => {
-      const last = act.shape[act.rank - 1];
-      if (last !== d) throw new RangeError(`${fn}: vector has ${d} values but ${name} has last dimension ${last} (shape [${act.shape}])`);
-      if (coefficient === 0) return undefined;
-      return tf.add(act, tf.tensor1d(scaled));
-    },
-  ] as const;
+  const hookFn = (act: tf.Tensor) => {
+    const last = act.shape[act.rank - 1];
+    if (last !== d) throw new RangeError(`${fn}: vector has ${d} values but ${name} has last dimension ${last} (shape [${act.shape}])`);
+    if (coefficient === 0) return undefined;
+    return tf.add(act, tf.tensor1d(scaled));
+  };
+  // The ONNX path recognises this function and feeds `scaled` to the graph as an input instead of running it.
+  registerSteeringFn(hookFn, { hook: name as HookName, values: scaled });
+  return [name as HookName, hookFn] as const;
 }
 
 export interface SteeringCurveOptions {
