@@ -532,6 +532,7 @@ export {
   type AnthropicClientOptions,
   type KitClientOptions,
   type ChatClientConfig,
+  type RemoteClientOptions,
   type ApiErrorKind,
   type BatchRequest,
   type BatchOptions,

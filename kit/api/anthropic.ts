@@ -15,26 +15,11 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { checkChat } from "./params";
 import { ApiError, hostOf, redact, registerSecret, retryAfterMs } from "./redact";
-import type { ChatCallOptions, ChatClient, ChatMessage, ChatParams, ChatResponse, FinishReason } from "./types";
+import type { ChatCallOptions, ChatClient, ChatMessage, ChatParams, ChatResponse, FinishReason, RemoteClientOptions } from "./types";
 
-export interface AnthropicClientOptions {
+export interface AnthropicClientOptions extends RemoteClientOptions {
+  /** The model name sent to the API. */
   model: string;
-  /** Default: `ANTHROPIC_BASE_URL`, then `https://api.anthropic.com`. */
-  baseURL?: string;
-  /** Default: `ANTHROPIC_API_KEY`. */
-  apiKey?: string;
-  /** Time limit per call (default 60 000 ms). */
-  timeoutMs?: number;
-  /** The SDK's own retries (default 0). */
-  maxRetries?: number;
-  /** `max_tokens` when a call gives no `maxTokens` (default 256). */
-  defaultMaxTokens?: number;
-  /**
-   * What names this endpoint in cache keys (`client.endpoint`; default the baseURL's `host:port`). Give a stable
-   * name for a local server that starts on a new port each run (e.g. "persona-kit-serve"), so re-runs hit the cache;
-   * then the model name must tell its models apart.
-   */
-  endpointId?: string;
 }
 
 export const ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com";

@@ -16,22 +16,13 @@ import type { Tokenizer } from "../tokenizers/types";
 import { anthropicClient } from "./anthropic";
 import { kitClient } from "./kit-client";
 import { openaiClient } from "./openai";
-import type { ChatClient } from "./types";
+import type { ChatClient, RemoteClientOptions } from "./types";
 
-export interface ChatClientConfig {
+export interface ChatClientConfig extends RemoteClientOptions {
   /** "kit" | "openai" | "anthropic"; default: chosen as the file comment says. */
   provider?: ChatClient["provider"];
   /** A model name for an API, or a loaded kit model. */
   model: string | HookedTransformer;
-  baseURL?: string;
-  /** Prefer the environment (OPENAI_API_KEY / ANTHROPIC_API_KEY). */
-  apiKey?: string;
-  timeoutMs?: number;
-  maxRetries?: number;
-  /** Default `maxTokens` of the client. */
-  defaultMaxTokens?: number;
-  /** API clients: what names the endpoint in cache keys (default host:port; see `openaiClient`). */
-  endpointId?: string;
   /** Kit models: the tokenizer (default the model's) and chat template ("auto", "world", "model", "plain", Jinja). */
   tokenizer?: Tokenizer;
   chatTemplate?: string;

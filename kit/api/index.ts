@@ -1,5 +1,5 @@
 /** API models: one chat interface (kit in process, OpenAI-compatible, Anthropic), a batch runner and a durable cache. */
-export type { ChatRole, ChatMessage, ChatParams, TopLogprob, TokenLogprob, FinishReason, ChatUsage, ChatResponse, ChatClient, ChatCallOptions } from "./types";
+export type { ChatRole, ChatMessage, ChatParams, TopLogprob, TokenLogprob, FinishReason, ChatUsage, ChatResponse, ChatClient, ChatCallOptions, RemoteClientOptions } from "./types";
 export { openaiClient, openaiRequestBody, OPENAI_DEFAULT_BASE_URL, type OpenAIClientOptions } from "./openai";
 export { anthropicClient, anthropicRequestBody, ANTHROPIC_DEFAULT_BASE_URL, type AnthropicClientOptions } from "./anthropic";
 export { kitClient, type KitClientOptions } from "./kit-client";

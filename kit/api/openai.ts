@@ -17,27 +17,11 @@
 import OpenAI from "openai";
 import { checkChat } from "./params";
 import { ApiError, hostOf, redact, registerSecret, retryAfterMs } from "./redact";
-import type { ChatCallOptions, ChatClient, ChatMessage, ChatParams, ChatResponse, FinishReason, TokenLogprob } from "./types";
+import type { ChatCallOptions, ChatClient, ChatMessage, ChatParams, ChatResponse, FinishReason, RemoteClientOptions, TokenLogprob } from "./types";
 
-export interface OpenAIClientOptions {
+export interface OpenAIClientOptions extends RemoteClientOptions {
   /** The model name sent to the API. */
   model: string;
-  /** Endpoint root, e.g. `http://127.0.0.1:8080/v1` (default: `OPENAI_BASE_URL`, then OpenAI's). */
-  baseURL?: string;
-  /** Default: `OPENAI_API_KEY`. Prefer the environment; a key given here is redacted from every message too. */
-  apiKey?: string;
-  /** Time limit per call (default 60 000 ms). */
-  timeoutMs?: number;
-  /** The SDK's own retries (default 0: `runBatch` retries). */
-  maxRetries?: number;
-  /** `max_tokens` when a call gives no `maxTokens` (default 256). */
-  defaultMaxTokens?: number;
-  /**
-   * What names this endpoint in cache keys (`client.endpoint`; default the baseURL's `host:port`). Give a stable
-   * name for a local server that starts on a new port each run (e.g. "persona-kit-serve"), so re-runs hit the cache;
-   * then the model name must tell its models apart.
-   */
-  endpointId?: string;
 }
 
 export const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";

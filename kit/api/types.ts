@@ -80,3 +80,27 @@ export interface ChatClient {
   readonly endpoint?: string;
   chat(messages: readonly ChatMessage[], params?: ChatParams, options?: ChatCallOptions): Promise<ChatResponse>;
 }
+
+/** What every remote client (`openaiClient`, `anthropicClient`, `chatClient`) takes besides the model name. */
+export interface RemoteClientOptions {
+  /** Endpoint root (default: `OPENAI_BASE_URL` / `ANTHROPIC_BASE_URL`, then the provider's public URL). */
+  baseURL?: string;
+  /**
+   * Default: `OPENAI_API_KEY` / `ANTHROPIC_API_KEY`. Prefer the environment; a key given here is registered for
+   * redaction, so it never appears in a message either.
+   */
+  apiKey?: string;
+  /** Time limit per call (default 60 000 ms). */
+  timeoutMs?: number;
+  /** The SDK's own retries (default 0: `runBatch` retries, and counts them once). */
+  maxRetries?: number;
+  /** `max_tokens` when a call gives no `maxTokens` (default 256). */
+  defaultMaxTokens?: number;
+  /**
+   * What names this endpoint in cache keys (`client.endpoint`; default the baseURL's `host:port`). Give a stable
+   * name for a local server that starts on a new port each run (e.g. "persona-kit-serve"), so re-runs hit the cache;
+   * then the model name must tell its models apart.
+   */
+  endpointId?: string;
+}
+
