@@ -13,8 +13,8 @@
  * - SDK retries off (`runBatch` retries); failures become `ApiError`s as in `openaiClient`.
  */
 import Anthropic from "@anthropic-ai/sdk";
-import { checkChat } from "./params";
-import { ApiError, hostOf, redact, registerSecret, retryAfterMs } from "./redact";
+import { checkChat, remoteClientSettings } from "./params";
+import { ApiError, redact, retryAfterMs } from "./redact";
 import type { ChatCallOptions, ChatClient, ChatMessage, ChatParams, ChatResponse, FinishReason, RemoteClientOptions } from "./types";
 
 export interface AnthropicClientOptions extends RemoteClientOptions {
@@ -27,23 +27,12 @@ export const ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com";
 /** A ChatClient over the Anthropic Messages API (see the file comment). */
 export function anthropicClient(options: AnthropicClientOptions): ChatClient {
   const where = "anthropicClient";
-  if (options === null || typeof options !== "object") throw new TypeError(`${where}: options must be { model, baseURL?, apiKey?, timeoutMs? }, received ${String(options)}`);
-  const { model, timeoutMs = 60_000, maxRetries = 0, defaultMaxTokens = 256 } = options;
-  const problems: string[] = [];
-  if (typeof model !== "string" || model.length === 0) problems.push(`options.model must be a non-empty string, received ${JSON.stringify(model)}`);
-  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) problems.push(`options.timeoutMs must be a positive number, received ${timeoutMs}`);
-  if (!(Number.isInteger(maxRetries) && maxRetries >= 0)) problems.push(`options.maxRetries must be an integer ≥ 0, received ${maxRetries}`);
-  if (!(Number.isInteger(defaultMaxTokens) && defaultMaxTokens >= 1)) problems.push(`options.defaultMaxTokens must be an integer ≥ 1, received ${defaultMaxTokens}`);
-  const baseURL = options.baseURL ?? process.env.ANTHROPIC_BASE_URL ?? ANTHROPIC_DEFAULT_BASE_URL;
-  const endpoint = hostOf(baseURL);
-  const { endpointId = endpoint } = options;
-  if (typeof endpointId !== "string") problems.push(`options.endpointId must be a string, received ${typeof endpointId}`);
-  if (!endpoint) problems.push(`options.baseURL must be an http(s) URL, received ${JSON.stringify(redact(baseURL))}`);
-  const envKey = process.env.ANTHROPIC_API_KEY;
-  const apiKey = options.apiKey ?? (envKey && envKey.length > 0 ? envKey : undefined);
-  if (apiKey === undefined && endpoint === "api.anthropic.com") problems.push("no API key for api.anthropic.com: set ANTHROPIC_API_KEY in the environment");
-  if (problems.length > 0) throw new RangeError(`${where}: ${problems.length} problem${problems.length > 1 ? "s" : ""}:\n  - ${problems.join("\n  - ")}`);
-  registerSecret(apiKey);
+  const { model, timeoutMs, maxRetries, defaultMaxTokens, baseURL, endpoint, endpointId, apiKey } = remoteClientSettings(where, options, {
+    baseUrlEnv: "ANTHROPIC_BASE_URL",
+    keyEnv: "ANTHROPIC_API_KEY",
+    defaultBaseURL: ANTHROPIC_DEFAULT_BASE_URL,
+    keyHost: "api.anthropic.com",
+  });
 
   const sdk = new Anthropic({ apiKey: apiKey ?? "no-key", baseURL, timeout: timeoutMs, maxRetries });
 

@@ -15,8 +15,8 @@
  *   responses each named, with `retryable` and `retryAfterMs` (from `Retry-After`) for the batch runner.
  */
 import OpenAI from "openai";
-import { checkChat } from "./params";
-import { ApiError, hostOf, redact, registerSecret, retryAfterMs } from "./redact";
+import { checkChat, remoteClientSettings } from "./params";
+import { ApiError, redact, retryAfterMs } from "./redact";
 import type { ChatCallOptions, ChatClient, ChatMessage, ChatParams, ChatResponse, FinishReason, RemoteClientOptions, TokenLogprob } from "./types";
 
 export interface OpenAIClientOptions extends RemoteClientOptions {
@@ -31,23 +31,13 @@ const NO_KEY = "no-key";
 /** A ChatClient over an OpenAI-compatible endpoint (see the file comment). */
 export function openaiClient(options: OpenAIClientOptions): ChatClient {
   const where = "openaiClient";
-  if (options === null || typeof options !== "object") throw new TypeError(`${where}: options must be { model, baseURL?, apiKey?, timeoutMs? }, received ${String(options)}`);
-  const { model, timeoutMs = 60_000, maxRetries = 0, defaultMaxTokens = 256 } = options;
-  const problems: string[] = [];
-  if (typeof model !== "string" || model.length === 0) problems.push(`options.model must be a non-empty string, received ${JSON.stringify(model)}`);
-  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) problems.push(`options.timeoutMs must be a positive number, received ${timeoutMs}`);
-  if (!(Number.isInteger(maxRetries) && maxRetries >= 0)) problems.push(`options.maxRetries must be an integer ≥ 0, received ${maxRetries}`);
-  if (!(Number.isInteger(defaultMaxTokens) && defaultMaxTokens >= 1)) problems.push(`options.defaultMaxTokens must be an integer ≥ 1, received ${defaultMaxTokens}`);
-  const baseURL = options.baseURL ?? process.env.OPENAI_BASE_URL ?? OPENAI_DEFAULT_BASE_URL;
-  const endpoint = hostOf(baseURL);
-  const { endpointId = endpoint } = options;
-  if (typeof endpointId !== "string") problems.push(`options.endpointId must be a string, received ${typeof endpointId}`);
-  if (!endpoint) problems.push(`options.baseURL must be an http(s) URL such as http://127.0.0.1:8080/v1, received ${JSON.stringify(redact(baseURL))}`);
-  const envKey = process.env.OPENAI_API_KEY;
-  const apiKey = options.apiKey ?? (envKey && envKey.length > 0 ? envKey : undefined);
-  if (apiKey === undefined && endpoint === "api.openai.com") problems.push("no API key for api.openai.com: set OPENAI_API_KEY in the environment");
-  if (problems.length > 0) throw new RangeError(`${where}: ${problems.length} problem${problems.length > 1 ? "s" : ""}:\n  - ${problems.join("\n  - ")}`);
-  registerSecret(apiKey);
+  const { model, timeoutMs, maxRetries, defaultMaxTokens, baseURL, endpoint, endpointId, apiKey } = remoteClientSettings(where, options, {
+    baseUrlEnv: "OPENAI_BASE_URL",
+    keyEnv: "OPENAI_API_KEY",
+    defaultBaseURL: OPENAI_DEFAULT_BASE_URL,
+    keyHost: "api.openai.com",
+    urlExample: " such as http://127.0.0.1:8080/v1",
+  });
 
   const sdk = new OpenAI({ apiKey: apiKey ?? NO_KEY, baseURL, timeout: timeoutMs, maxRetries });
 
