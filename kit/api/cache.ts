@@ -84,14 +84,8 @@ export interface ResponseCacheStats {
   entries: number;
 }
 
-export interface StoredRequest {
-  provider: string;
-  endpoint?: string;
-  model: string;
-  params?: ChatParams;
-  messages: readonly ChatMessage[];
-  sample?: number;
-}
+/** A request as the cache stores it beside its answer (redacted): exactly what its key was computed from. */
+export type StoredRequest = CacheKeyInput;
 
 export class ResponseCache {
   readonly path: string;
