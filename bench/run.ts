@@ -17,12 +17,12 @@ import { initBackend, tf } from "../kit/backend";
 import { presetConfig, type ModelConfig } from "../kit/model/config";
 import { HookedTransformer } from "../kit/model/transformer";
 import { mulberry32, normalSampler } from "../kit/model/params";
-import { generate } from "../kit/generate/generate";
+import { generate } from "../kit/runtime/generate";
 import { readLlama2cCheckpoint } from "../kit/io/llama2c";
 import { train } from "../kit/train/trainer";
 import { fitLogisticProbe } from "../kit/probes/logistic";
 import { benchForwardOnnx, benchGenerateOnnx, benchOnnxMatmul, measured, onnxMatmulRate, type BenchContext } from "./onnx";
-import { withInferencePath } from "../kit/onnx/route";
+import { withInferencePath } from "../kit/runtime/route";
 
 /** The generate.* and forward.* rows without `.onnx.` measure the TensorFlow.js path, whatever automatic routing would pick. */
 const tfjsPath = <T>(fn: () => T): T => withInferencePath("tfjs", fn);

@@ -13,7 +13,7 @@
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { generate } from "./generate/generate";
+import { generate } from "./runtime/generate";
 import { loadModel } from "./io/load";
 import { startServer } from "./serve/server";
 

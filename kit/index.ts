@@ -39,7 +39,11 @@ export {
 } from "./model/hooks";
 
 // --- Generation ---
-export { generate, type GenerateOptions, type GenerateResult, type PromptInput } from "./generate/generate";
+export { generate, type GenerateOptions, type GenerateResult, type PromptInput } from "./runtime/generate";
+export { decode, promptRows, type DecodeStep, type DecodeStepper } from "./generate/decode";
+export { tfjsStepper } from "./generate/tfjs-step";
+export { forward, type ForwardOps, type ForwardInputs } from "./model/forward";
+export { isSteering, hookLastDim, type Steering } from "./model/steering";
 export { Sampler, argmax, type SamplingOptions } from "./generate/sampler";
 
 // --- Loading and saving ---
@@ -547,7 +551,7 @@ export {
 // --- ONNX Runtime fast path and transformers.js export (issue 9) ---
 export {
   buildGraph,
-  hookLastDim,
+  recordForward,
   GraphBuilder,
   OPSET,
   onnxSession,
@@ -559,27 +563,22 @@ export {
   runOnnx,
   runWithCacheOnnx,
   generateOnnx,
-  onnxCanGenerate,
-  registerSteeringFn,
-  steeringOf,
+  onnxStepper,
+  steeringOnly,
+  steeringFeeds,
   exportTransformersJs,
   transformersJsConfig,
-  setInferencePath,
-  getInferencePath,
-  withInferencePath,
-  onnxObstacle,
-  routeToOnnx,
   type BuiltGraph,
+  type RecordedForward,
   type GraphOptions,
   type OnnxModelSession,
   type OnnxSessionOptions,
   type OnnxRunOptions,
   type OnnxOutputs,
   type GenerateOnnxOptions,
-  type OnnxSteer,
   type ExportTransformersJsResult,
-  type InferencePath,
 } from "./onnx";
+export { setInferencePath, getInferencePath, withInferencePath, onnxObstacle, routeToOnnx, type InferencePath } from "./runtime/route";
 
 // --- Workshop exercises and checks (issue 10) ---
 export {

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../kit/backend";
-import { generate } from "../kit/generate/generate";
+import { generate } from "../kit/runtime/generate";
 import { loadModel } from "../kit/io/load";
 import { makeConfig, type ModelConfig } from "../kit/model/config";
 import { HookedTransformer } from "../kit/model/transformer";
@@ -17,16 +17,12 @@ import {
   clearOnnxSessions,
   exportTransformersJs,
   generateOnnx,
-  getInferencePath,
-  onnxObstacle,
   onnxRunCount,
   onnxSession,
-  routeToOnnx,
   runOnnx,
   runWithCacheOnnx,
-  setInferencePath,
-  withInferencePath,
 } from "../kit/onnx";
+import { getInferencePath, onnxObstacle, routeToOnnx, setInferencePath, withInferencePath } from "../kit/runtime/route";
 import { steeringHook } from "../kit/vectors/steer";
 import { findChromium } from "../kit/viz/render";
 
@@ -144,7 +140,7 @@ describe("ONNX steering and caches", () => {
     try {
       const v = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i + 1));
       const hooked = tfjs(() => m.runWithCache(TOKENS, { fwdHooks: [steeringHook(v, { layer: 0, coefficient: 3 })], namesFilter: (n) => n.includes("resid") }));
-      const viaGraph = runWithCacheOnnx(m, TOKENS, { steer: [{ hook: "blocks.0.hook_resid_post", values: Float32Array.from(v, (x) => x * 3) }], namesFilter: (n) => n.includes("resid") });
+      const viaGraph = runWithCacheOnnx(m, TOKENS, { steer: [{ hook: "blocks.0.hook_resid_post", vector: Float32Array.from(v, (x) => x * 3) }], namesFilter: (n) => n.includes("resid") });
       const plain = runOnnx(m, TOKENS);
       try {
         expect(maxDiff(hooked.logits, viaGraph.logits)).toBeLessThan(1e-4);
@@ -205,7 +201,7 @@ describe("ONNX steering and caches", () => {
   it("generateOnnx rejects JS hook functions and runWithCacheOnnx rejects unknown hook names, naming the problem", () => {
     const m = randomModel("gpt2");
     try {
-      expect(() => generateOnnx(m, [[1]], { fwdHooks: [["blocks.0.hook_resid_post", (x) => x]] })).toThrow(/generateOnnx: fwdHooks\[0\] is a JS hook function/);
+      expect(() => generateOnnx(m, [[1]], { fwdHooks: [["blocks.0.hook_resid_post", (x: tf.Tensor) => x]] })).toThrow(/generateOnnx: fwdHooks\[0\] is a JS hook function/);
       expect(() => runWithCacheOnnx(m, [[1, 2]], { namesFilter: ["blocks.0.hook_resid_psot" as "hook_embed"] })).toThrow(/unknown hook name "blocks.0.hook_resid_psot"; did you mean "blocks.0.hook_resid_post"/);
     } finally {
       m.dispose();
@@ -215,7 +211,7 @@ describe("ONNX steering and caches", () => {
   it("runWithCacheOnnx at different layers shares one widened session and returns only the names asked for", () => {
     const m = randomModel("llama");
     try {
-      const a = runWithCacheOnnx(m, TOKENS, { namesFilter: ["blocks.0.hook_resid_post"], steer: [{ hook: "blocks.1.hook_resid_mid", values: new Float32Array(32).fill(1) }] });
+      const a = runWithCacheOnnx(m, TOKENS, { namesFilter: ["blocks.0.hook_resid_post"], steer: [{ hook: "blocks.1.hook_resid_mid", vector: new Float32Array(32).fill(1) }] });
       const s = onnxSession(m, { hooks: ["blocks.1.hook_resid_post"], steer: ["blocks.0.hook_resid_mid"], widen: true });
       expect(s.hooks).toEqual(["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"]);
       expect(s.steer).toEqual(["blocks.0.hook_resid_mid", "blocks.1.hook_resid_mid"]);
@@ -300,11 +296,11 @@ describe("routing between the TensorFlow.js and ONNX paths", () => {
       expect(onnxObstacle(m, [])).toMatch(/1 permanent hook/);
       remove();
       withInferencePath("onnx", () => {
-        expect(() => routeToOnnx(m, [["blocks.0.hook_resid_post", (x) => x]], "runWithCache")).toThrow(/runWithCache: the ONNX path is forced \(setInferencePath\("onnx"\)\) but fwdHooks\[0\] is a JS hook function/);
+        expect(() => routeToOnnx(m, [["blocks.0.hook_resid_post", (x: tf.Tensor) => x]], "runWithCache")).toThrow(/runWithCache: the ONNX path is forced \(setInferencePath\("onnx"\)\) but fwdHooks\[0\] is a JS hook function/);
       });
       expect(withInferencePath("tfjs", () => routeToOnnx(m, [], "run"))).toBe(false);
       expect(withInferencePath("auto", () => routeToOnnx(m, [], "run"))).toBe(true);
-      expect(withInferencePath("auto", () => routeToOnnx(m, [["hook_embed", (x) => x]], "run"))).toBe(false);
+      expect(withInferencePath("auto", () => routeToOnnx(m, [["hook_embed", (x: tf.Tensor) => x]], "run"))).toBe(false);
     } finally {
       m.dispose();
     }

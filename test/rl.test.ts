@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../kit/backend";
-import { generate } from "../kit/generate/generate";
+import { generate } from "../kit/runtime/generate";
 import { HookedTransformer } from "../kit/model/transformer";
 import { organismConfig } from "../kit/organisms/config";
 import { rlConfig, rlConfigProblems } from "../kit/rl/config";

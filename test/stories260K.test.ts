@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../kit/backend";
-import { generate } from "../kit/generate/generate";
+import { generate } from "../kit/runtime/generate";
 import { loadModel, saveModel } from "../kit/io/load";
 import type { HookedTransformer } from "../kit/model/transformer";
 

@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../kit/backend";
-import { generate } from "../kit/generate/generate";
+import { generate } from "../kit/runtime/generate";
 import { loadHfFolder, saveHfFolder } from "../kit/io/hf";
 import { configProblems, makeConfig, presetConfig, resolveConfig, type ModelConfig } from "../kit/model/config";
 import { HookedTransformer, KVCache } from "../kit/model/transformer";

@@ -21,7 +21,7 @@
  */
 import { tf } from "../backend";
 import { describeValue as describe } from "../describe";
-import { generate } from "../generate/generate";
+import { generate } from "../runtime/generate";
 import { mulberry32 } from "../model/params";
 import type { HookedTransformer } from "../model/transformer";
 import { BEHAVIOUR_KIND, HARMFUL_BEHAVIOURS, deepMerge, DEFAULT_ORGANISM, type NarrowConfig } from "../organisms/config";

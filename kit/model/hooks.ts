@@ -6,6 +6,7 @@
  */
 import type { tf } from "../backend";
 import type { ModelConfig } from "./config";
+import type { Steering } from "./steering";
 
 /** Hook points inside block L, without the `blocks.L.` prefix. */
 export type BlockHookName =
@@ -48,7 +49,11 @@ export type HookFn = (activation: tf.Tensor, hook: HookPoint) => tf.Tensor | voi
 /** Which hook points a hook or a cache applies to. */
 export type HookFilter = HookName | readonly HookName[] | ((name: HookName) => boolean);
 
-export type FwdHook = readonly [HookFilter, HookFn];
+/**
+ * A temporary forward hook: a `[filter, fn]` pair (any JS function, TensorFlow.js path only), or a `Steering` value
+ * (an additive vector at one hook point, which every runtime accepts; see kit/model/steering.ts).
+ */
+export type FwdHook = readonly [HookFilter, HookFn] | Steering;
 
 const BLOCK_HOOKS: readonly BlockHookName[] = [
   "hook_resid_pre",

@@ -1,52 +1,33 @@
 /**
- * HookedTransformer: one decoder-only transformer for the GPT-2 and Llama families, with TransformerLens hook
+ * HookedTransformer: a decoder-only transformer of the GPT-2 or Llama family with its weights, TransformerLens hook
  * points at every activation, a KV cache for generation, and tfjs autograd for training.
  *
- * Read `forward` top to bottom: it is the whole model. Shapes use B = batch, T = new positions, Tk = key positions
- * (past + new), H = n_heads, K = n_key_value_heads, G = H / K, dh = d_head, d = d_model, m = d_mlp, V = d_vocab.
+ * The model itself is written once, in kit/model/forward.ts; `forward` here runs that definition on TensorFlow.js
+ * (kit/model/tfjs-ops.ts). `runWithCache` goes to a faster runtime when one is installed (kit/runtime) and no JS hook
+ * needs TensorFlow.js.
  */
 import { tf } from "../backend";
 import type { Tokenizer } from "../tokenizers/types";
 import { ActivationCache } from "./cache";
 import { makeConfig, validateConfig, type ModelConfig, type ModelConfigInput } from "./config";
 import {
-  blockHookNames,
+  checkHookName,
   filterToPredicate,
   hookNames,
-  type BlockHookName,
   type FwdHook,
   type HookFilter,
   type HookFn,
   type HookName,
   type HookPoint,
 } from "./hooks";
-import { activation, applyRope, batchMatMul, embedLookup, taping, layerNormalize, linear, rmsNormalize, ropeTables, type RopeTables } from "./ops";
+import { forward as modelForward } from "./forward";
+import { taping, ropeTables, type RopeTables } from "./ops";
 import { countParams, initParams, paramShapes } from "./params";
-import { routedRunWithCache, routeToOnnx } from "../onnx/route";
+import { currentRouter } from "./router";
+import { hookLastDim, isSteering, steeringDelta, type Steering } from "./steering";
+import { KVCache, tfjsOps } from "./tfjs-ops";
 
-/** Keys and values of past positions, per layer. kT: [B, K, dh, Tk] (pre-transposed), v: [B, K, Tk, dh]. */
-export interface KVLayer {
-  kT: tf.Tensor;
-  v: tf.Tensor;
-}
-
-/** The KV cache of a generation in progress. `keyMask[b][j]` is 0 for left-padding positions, 1 otherwise. */
-export class KVCache {
-  layers: KVLayer[] = [];
-  length = 0;
-  keyMask: number[][] | null;
-  constructor(keyMask: number[][] | null = null) {
-    this.keyMask = keyMask;
-  }
-  dispose(): void {
-    for (const l of this.layers) {
-      l.kT.dispose();
-      l.v.dispose();
-    }
-    this.layers = [];
-    this.length = 0;
-  }
-}
+export { KVCache, type KVLayer } from "./tfjs-ops";
 
 /** Anything that can stand for a batch of token ids. */
 export type TokensInput = tf.Tensor | readonly number[] | readonly (readonly number[])[] | string | readonly string[];
@@ -81,7 +62,6 @@ export class HookedTransformer {
   private readonly id = ++modelCounter;
   private readonly rope: RopeTables | null;
   private readonly hookSet: Set<string>;
-  private readonly blockNames: Record<BlockHookName, HookName>[];
   private permanentHooks: ActiveHook[] = [];
   private unembedCache: { dataId: object; W_U: tf.Tensor } | null = null;
 
@@ -111,12 +91,6 @@ export class HookedTransformer {
     }
     this.rope = this.cfg.family === "llama" ? ropeTables(this.cfg.d_head, this.cfg.n_ctx, this.cfg.ropeTheta, this.cfg.ropeStyle) : null;
     this.hookSet = new Set(hookNames(this.cfg));
-    const blockHooks = blockHookNames(this.cfg);
-    this.blockNames = Array.from({ length: this.cfg.n_layers }, (_, l) => {
-      const rec = {} as Record<BlockHookName, HookName>;
-      for (const h of blockHooks) rec[h] = `blocks.${l}.${h}`;
-      return rec;
-    });
   }
 
   /** A freshly initialised model (seeded). */
@@ -218,7 +192,8 @@ export class HookedTransformer {
     input: TokensInput,
     { namesFilter, fwdHooks = [] }: { namesFilter?: HookFilter; fwdHooks?: readonly FwdHook[] } = {},
   ): { logits: tf.Tensor3D; cache: ActivationCache } {
-    if (routeToOnnx(this, fwdHooks, "runWithCache")) return routedRunWithCache(this, input, { namesFilter, fwdHooks }); // ONNX Runtime when possible (kit/onnx/route.ts)
+    const routed = currentRouter()?.runWithCache(this, input, { namesFilter, fwdHooks }); // a faster runtime when possible (kit/runtime)
+    if (routed) return routed;
     const tokens = this.toTokens(input, "runWithCache");
     const store = new Map<HookName, tf.Tensor>();
     try {
@@ -248,8 +223,8 @@ export class HookedTransformer {
   }
 
   /**
-   * The model. tokens: int32 [B, T]. Returns logits [B, T, V]. Not wrapped in `tidy` (trainers call it inside
-   * gradient functions); public entry points wrap it.
+   * The model (kit/model/forward.ts) on TensorFlow.js. tokens: int32 [B, T]. Returns logits [B, T, V]. Not wrapped in
+   * `tidy` (trainers call it inside gradient functions); public entry points wrap it.
    */
   forward(tokens: tf.Tensor2D, opts: ForwardOptions): tf.Tensor3D {
     const cfg = this.cfg;
@@ -260,101 +235,33 @@ export class HookedTransformer {
     if (Tk > cfg.n_ctx) {
       throw new RangeError(`forward: sequence length ${Tk}${past ? ` (${past} cached + ${T} new)` : ""} exceeds n_ctx ${cfg.n_ctx}`);
     }
-    const H = cfg.n_heads;
-    const K = cfg.n_key_value_heads;
-    const G = H / K;
-    const dh = cfg.d_head;
-    const hk = this.hookDispatcher(opts, step);
-    const p = (name: string) => this.params.get(name)!;
-    const norm = (x: tf.Tensor, prefix: string, hookName: HookName): tf.Tensor => {
-      const normalized = hk(hookName, cfg.family === "gpt2" ? layerNormalize(x, cfg.normEps) : rmsNormalize(x, cfg.normEps));
-      const scaled = tf.mul(normalized, p(prefix + ".w"));
-      return cfg.family === "gpt2" ? tf.add(scaled, p(prefix + ".b")) : scaled;
-    };
-
     // Positions: consecutive after the cache, or given per row (left-padded batches).
     const positions = opts.positions ?? this.defaultPositions(B, T, past, kvCache?.keyMask ?? null);
-    const posTensor = tf.tensor2d(positions.flat(), [positions.length, T], "int32"); // [B|1, T]
-
-    // Embedding.
-    let x = hk("hook_embed", embedLookup(p("embed.W_E"), tokens)); // [B, T, d]
-    if (cfg.family === "gpt2") {
-      const pos = hk("hook_pos_embed", embedLookup(p("pos_embed.W_pos"), posTensor)); // [B|1, T, d]
-      x = tf.add(x, pos); // [B, T, d]
-    }
-
-    // RoPE cos/sin at each token's position, and the additive attention mask.
-    let cos: tf.Tensor | null = null;
-    let sin: tf.Tensor | null = null;
-    if (this.rope) {
-      const flatPos = posTensor.reshape([-1]);
-      cos = tf.gather(this.rope.cos, flatPos).reshape([positions.length, T, 1, dh]); // [B|1, T, 1, dh]
-      sin = tf.gather(this.rope.sin, flatPos).reshape([positions.length, T, 1, dh]); // [B|1, T, 1, dh]
-    }
-    const mask = this.attentionMask(B, T, past, kvCache?.keyMask ?? null); // [B|1, 1, T, Tk], or null: nothing masked
-    const scale = 1 / Math.sqrt(dh);
-
-    const block = (l: number, x: tf.Tensor): tf.Tensor => {
-      const n = this.blockNames[l];
-      const pre = `blocks.${l}.`;
-      x = hk(n.hook_resid_pre, x); // [B, T, d]
-
-      // --- Attention ---
-      const a = norm(x, pre + "ln1", n["ln1.hook_normalized"]); // [B, T, d]
-      let q = hk(n["attn.hook_q"], linear(a, p(pre + "attn.W_Q"), cfg.attnBias ? p(pre + "attn.b_Q") : undefined).reshape([B, T, H, dh]));
-      let k = hk(n["attn.hook_k"], linear(a, p(pre + "attn.W_K"), cfg.attnBias ? p(pre + "attn.b_K") : undefined).reshape([B, T, K, dh]));
-      const v = hk(n["attn.hook_v"], linear(a, p(pre + "attn.W_V"), cfg.attnBias ? p(pre + "attn.b_V") : undefined).reshape([B, T, K, dh]));
-      if (this.rope) {
-        q = hk(n["attn.hook_rot_q"], applyRope(q, cos!, sin!, this.rope)); // [B, T, H, dh]
-        k = hk(n["attn.hook_rot_k"], applyRope(k, cos!, sin!, this.rope)); // [B, T, K, dh]
-      }
-      let kT = tf.transpose(k, [0, 2, 3, 1]); // [B, K, dh, T]
-      let vh = tf.transpose(v, [0, 2, 1, 3]); // [B, K, T, dh]
-      if (kvCache) {
-        const prev = kvCache.layers[l];
-        if (prev) {
-          kT = tf.concat([prev.kT, kT], 3); // [B, K, dh, Tk]
-          vh = tf.concat([prev.v, vh], 2); // [B, K, Tk, dh]
-          prev.kT.dispose();
-          prev.v.dispose();
-        }
-        kvCache.layers[l] = { kT: tf.keep(kT), v: tf.keep(vh) };
-      }
-      // Query heads sharing a key/value head are laid side by side on the query axis: one batched matMul per group.
-      const qg = tf.transpose(q, [0, 2, 1, 3]).reshape([B, K, G * T, dh]); // [B, K, G·T, dh]
-      const rawScores = batchMatMul(qg, kT).reshape([B, H, T, Tk]); // [B, H, T, Tk]
-      const scaled = tf.mul(rawScores, scale);
-      const scores = hk(n["attn.hook_attn_scores"], mask ? tf.add(scaled, mask) : scaled); // [B, H, T, Tk]
-      const pattern = hk(n["attn.hook_pattern"], tf.softmax(scores)); // [B, H, T, Tk]
-      const zg = batchMatMul(pattern.reshape([B, K, G * T, Tk]), vh); // [B, K, G·T, dh]
-      const z = hk(n["attn.hook_z"], tf.transpose(zg.reshape([B, H, T, dh]), [0, 2, 1, 3])); // [B, T, H, dh]
-      const attnOut = hk(n.hook_attn_out, linear(z.reshape([B, T, H * dh]), p(pre + "attn.W_O"), cfg.attnOutBias ? p(pre + "attn.b_O") : undefined)); // [B, T, d]
-      x = hk(n.hook_resid_mid, tf.add(x, attnOut)); // [B, T, d]
-
-      // --- MLP ---
-      const m = norm(x, pre + "ln2", n["ln2.hook_normalized"]); // [B, T, d]
-      let post: tf.Tensor; // [B, T, m]
-      if (cfg.family === "llama") {
-        const gate = hk(n["mlp.hook_pre"], linear(m, p(pre + "mlp.W_gate"))); // [B, T, m]
-        const up = hk(n["mlp.hook_pre_linear"], linear(m, p(pre + "mlp.W_in"), cfg.mlpBias ? p(pre + "mlp.b_in") : undefined)); // [B, T, m]
-        post = hk(n["mlp.hook_post"], tf.mul(activation(cfg.actFn, gate), up));
-      } else {
-        const preAct = hk(n["mlp.hook_pre"], linear(m, p(pre + "mlp.W_in"), cfg.mlpBias ? p(pre + "mlp.b_in") : undefined)); // [B, T, m]
-        post = hk(n["mlp.hook_post"], activation(cfg.actFn, preAct));
-      }
-      const mlpOut = hk(n.hook_mlp_out, linear(post, p(pre + "mlp.W_out"), cfg.mlpBias ? p(pre + "mlp.b_out") : undefined)); // [B, T, d]
-      return hk(n.hook_resid_post, tf.add(x, mlpOut)); // [B, T, d]
+    const training = opts.training ?? false;
+    const ops = tfjsOps({
+      param: (name) => this.runtimeParam(name, training),
+      rope: this.rope,
+      hook: this.hookDispatcher(opts, step, positions),
+      kvCache,
+      training,
+    });
+    const inputs = {
+      tokens,
+      positions: tf.tensor2d(positions.flat(), [positions.length, T], "int32"), // [B|1, T]
+      mask: this.attentionMask(B, T, past, kvCache?.keyMask ?? null), // [B|1, 1, T, Tk], or null: nothing masked
     };
-
-    for (let l = 0; l < cfg.n_layers; l++) {
-      // Outside training, each block's intermediates are freed as soon as the block is done (peak memory).
-      x = opts.training ? block(l, x) : tf.tidy(() => block(l, x));
-    }
+    const logits = modelForward(cfg, ops, inputs) as tf.Tensor3D;
     if (kvCache) kvCache.length = Tk;
+    return logits;
+  }
 
-    // Final norm and unembedding.
-    const xf = norm(x, "ln_final", "ln_final.hook_normalized"); // [B, T, d]
-    return linear(xf, this.unembedMatrix(opts.training ?? false)) as tf.Tensor3D; // [B, T, V]
+  /** A parameter as the definition names it: stored ones, `unembed.W_U` of a tied model, and the RoPE tables. */
+  private runtimeParam(name: string, training: boolean): tf.Tensor {
+    const stored = this.params.get(name);
+    if (stored) return stored;
+    if (name === "unembed.W_U") return this.unembedMatrix(training);
+    if (this.rope && (name === "rope.cos" || name === "rope.sin")) return name === "rope.cos" ? this.rope.cos : this.rope.sin;
+    throw new Error(`forward: the model has no parameter ${JSON.stringify(name)}`);
   }
 
   /** W_U [d, V]; for tied embeddings, W_Eᵀ, cached between calls unless a gradient tape records (then inside it). */
@@ -400,13 +307,20 @@ export class HookedTransformer {
     return tf.tensor4d(data, [rows, 1, T, Tk]);
   }
 
-  /** The function the forward pass calls at each hook point: runs hooks, records the cache. */
-  private hookDispatcher(opts: ForwardOptions, step: number | null): (name: HookName, act: tf.Tensor) => tf.Tensor {
-    const temp: ActiveHook[] = (opts.fwdHooks ?? []).map(([filter, fn]) => ({ pred: filterToPredicate(filter, this.hookSet, "runWithHooks"), fn }));
+  /** The function the forward pass calls at each hook point: runs hooks and steering, records the cache. */
+  private hookDispatcher(opts: ForwardOptions, step: number | null, positions: readonly (readonly number[])[]): (name: HookName, act: tf.Tensor) => tf.Tensor {
+    const steers: Steering[] = [];
+    const temp: ActiveHook[] = [];
+    for (const h of opts.fwdHooks ?? []) {
+      if (isSteering(h)) {
+        checkHookName(h.hook, this.hookSet, "runWithHooks");
+        steers.push(h);
+      } else temp.push({ pred: filterToPredicate(h[0], this.hookSet, "runWithHooks"), fn: h[1] });
+    }
     const hooks = [...this.permanentHooks, ...temp];
     const cachePred = opts.cacheFilter !== undefined ? filterToPredicate(opts.cacheFilter, this.hookSet, "runWithCache") : null;
     const cacheOut = opts.cacheOut;
-    if (hooks.length === 0 && !cachePred) return (_name, act) => act;
+    if (hooks.length === 0 && steers.length === 0 && !cachePred) return (_name, act) => act;
     return (name, act) => {
       let out = act;
       for (const h of hooks) {
@@ -421,9 +335,23 @@ export class HookedTransformer {
           out = r;
         }
       }
+      const here = steers.filter((s) => s.hook === name);
+      if (here.length) out = this.applySteering(name, out, here, positions);
       if (cachePred && cacheOut && cachePred(name)) cacheOut.set(name, tf.keep(out.clone()));
       return out;
     };
+  }
+
+  /** `act + Σ vectors` at the steered positions. */
+  private applySteering(name: HookName, act: tf.Tensor, steers: readonly Steering[], positions: readonly (readonly number[])[]): tf.Tensor {
+    const d = hookLastDim(this.cfg, name);
+    const last = act.shape[act.rank - 1];
+    if (d < 0) throw new RangeError(`steering at ${name}: cannot steer a hook whose last axis is the key position`);
+    for (const s of steers) {
+      if (s.vector.length !== last) throw new RangeError(`steeringHook: vector has ${s.vector.length} values but ${name} has last dimension ${last} (shape [${act.shape}])`);
+    }
+    const delta = steeringDelta(steers, act.rank === 4 ? 4 : 3, d, positions);
+    return tf.add(act, tf.tensor(delta.data, delta.dims));
   }
 
   /** Normalise any accepted token input into an int32 [B, T] tensor (owned by the caller). */

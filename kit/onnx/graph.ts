@@ -1,13 +1,15 @@
 /**
- * Compile a HookedTransformer to an ONNX graph (opset 17, standard ops only), mirroring `HookedTransformer.forward`
- * op for op, so that hook points become graph outputs and steering vectors become graph inputs.
+ * The ONNX runtime of the model definition (kit/model/forward.ts): an op recorder that turns the one forward pass into
+ * an ONNX graph (opset 17, standard ops only), so that hook points become graph outputs and steering vectors become
+ * graph inputs. Nothing here restates the model: `forward(cfg, onnxOps, inputs)` emits the nodes.
  *
  * Inputs (B = batch, T = new positions, P = past positions, Tk = P + T):
  *   input_ids       int64 [B, T]
  *   position_ids    int64 [B|1, T]             (a [1, T] row broadcasts over the batch, as the tfjs path does)
  *   attention_mask  int64 [B, Tk]              (decoding graph only; 0 = left padding)
  *   past_key_values.{l}.key / .value  float [B, K, P, dh]   (decoding graph only; P may be 0)
- *   steer.{hook}    float [last dim of the hook's activation]: added to the activation at every position
+ *   steer.{hook}    float [rows, len, (1,) d]: added to the activation (broadcast: [1, 1, d] = every position)
+ *   {param}         float, the parameters, when `paramsAsInputs` (training graphs); otherwise initializers
  * Outputs:
  *   logits          float [B, T, V]
  *   present.{l}.key / .value          float [B, K, Tk, dh]  (decoding graph only)
@@ -17,9 +19,11 @@
  * j is not padding (or j is the query itself). These input/output names are the ones transformers.js feeds and reads
  * for `model_type` llama / gpt2 decoders, so the decoding graph with no hooks is also the exported model.
  */
+import { forward, type ForwardOps } from "../model/forward";
 import type { HookName } from "../model/hooks";
 import { hookNames } from "../model/hooks";
 import { ropeTables } from "../model/ops";
+import { hookLastDim, hookRank } from "../model/steering";
 import type { HookedTransformer } from "../model/transformer";
 import { DT, GraphBuilder } from "./proto";
 
@@ -30,6 +34,8 @@ export interface GraphOptions {
   steer?: readonly HookName[];
   /** Build the KV-cache decoding graph (attention_mask, past_key_values inputs; present outputs). Default false. */
   kv?: boolean;
+  /** Parameters as float graph inputs named by their parameter names (training graphs), not initializers. */
+  paramsAsInputs?: boolean;
 }
 
 export interface BuiltGraph {
@@ -38,150 +44,88 @@ export interface BuiltGraph {
   outputNames: string[];
 }
 
-/** The last dimension of each hook point's activation (the length of a steering vector there). */
-export function hookLastDim(model: HookedTransformer, name: string): number {
-  const c = model.cfg;
-  const inner = name.startsWith("blocks.") ? name.slice(name.indexOf(".", 7) + 1) : name;
-  switch (inner) {
-    case "attn.hook_q":
-    case "attn.hook_k":
-    case "attn.hook_v":
-    case "attn.hook_rot_q":
-    case "attn.hook_rot_k":
-    case "attn.hook_z":
-      return c.d_head;
-    case "attn.hook_attn_scores":
-    case "attn.hook_pattern":
-      return -1; // the key axis: not steerable
-    case "mlp.hook_pre":
-    case "mlp.hook_pre_linear":
-    case "mlp.hook_post":
-      return c.d_mlp;
-    default:
-      return c.d_model;
-  }
+/** What `recordForward` leaves in the builder. */
+export interface RecordedForward {
+  /** The logits value [B, T, V] (also a graph output named "logits"). */
+  logits: string;
+  inputNames: string[];
+  /** Parameter name → graph value (input or initializer). */
+  params: Map<string, string>;
 }
 
-export function buildGraph(model: HookedTransformer, { hooks = [], steer = [], kv = false }: GraphOptions = {}): BuiltGraph {
-  const cfg = model.cfg;
-  const known = new Set<string>(hookNames(cfg));
+/** The last dimension of each hook point's activation (the length of a steering vector there). */
+export function hookLastDimOf(model: HookedTransformer, name: string): number {
+  return hookLastDim(model.cfg, name);
+}
+
+function checkGraphHooks(model: HookedTransformer, hooks: readonly HookName[], steer: readonly HookName[]): void {
+  const known = new Set<string>(hookNames(model.cfg));
   for (const h of [...hooks, ...steer]) {
     if (!known.has(h)) throw new RangeError(`buildGraph: unknown hook name ${JSON.stringify(h)}; model.hookNames() lists the ${known.size} hook points`);
   }
   for (const h of steer) {
-    if (hookLastDim(model, h) < 0) throw new RangeError(`buildGraph: cannot steer ${h}: its last axis is the key position`);
+    if (hookLastDim(model.cfg, h) < 0) throw new RangeError(`buildGraph: cannot steer ${h}: its last axis is the key position`);
   }
-  const hookSet = new Set<string>(hooks);
-  const steerSet = new Set<string>(steer);
-  const g = new GraphBuilder();
-  const H = cfg.n_heads;
-  const K = cfg.n_key_value_heads;
-  const dh = cfg.d_head;
-  const d = cfg.d_model;
-  const V = cfg.d_vocab;
-  const llama = cfg.family === "llama";
+}
 
-  // --- Initializers from the model's parameters (all [in, out], as the tfjs path multiplies them).
-  const weights = new Map<string, string>();
+/** Record the model's forward pass into `g` (inputs, nodes, outputs); `encode` it, or append more (training). */
+export function recordForward(model: HookedTransformer, g: GraphBuilder, { hooks = [], steer = [], kv = false, paramsAsInputs = false }: GraphOptions = {}): RecordedForward {
+  checkGraphHooks(model, hooks, steer);
+  const cfg = model.cfg;
+  const { n_key_value_heads: K, d_head: dh } = cfg;
+  const params = new Map<string, string>();
   for (const [name, v] of model.params) {
-    weights.set(name, g.floatInit(name, v.dataSync() as Float32Array, v.shape));
+    params.set(name, paramsAsInputs ? g.input(name, DT.FLOAT, v.shape) : g.floatInit(name, v.dataSync() as Float32Array, v.shape));
   }
-  const w = (name: string) => {
-    const n = weights.get(name);
-    if (!n) throw new Error(`buildGraph: missing parameter ${name}`);
-    return n;
-  };
-
-  // --- Inputs.
   const inputIds = g.input("input_ids", DT.INT64, ["batch_size", "sequence_length"]);
   const positionIds = g.input("position_ids", DT.INT64, [kv ? "batch_size" : "position_batch", "sequence_length"]);
   const attentionMask = kv ? g.input("attention_mask", DT.INT64, ["batch_size", "total_sequence_length"]) : null;
   const past: { key: string; value: string }[] = [];
-  if (kv) {
-    for (let l = 0; l < cfg.n_layers; l++) {
-      past.push({
-        key: g.input(`past_key_values.${l}.key`, DT.FLOAT, ["batch_size", K, "past_sequence_length", dh]),
-        value: g.input(`past_key_values.${l}.value`, DT.FLOAT, ["batch_size", K, "past_sequence_length", dh]),
-      });
-    }
+  for (let l = 0; kv && l < cfg.n_layers; l++) {
+    past.push({
+      key: g.input(`past_key_values.${l}.key`, DT.FLOAT, ["batch_size", K, "past_sequence_length", dh]),
+      value: g.input(`past_key_values.${l}.value`, DT.FLOAT, ["batch_size", K, "past_sequence_length", dh]),
+    });
   }
   const steerInputs = new Map<string, string>();
-  for (const h of steer) steerInputs.set(h, g.input(`steer.${h}`, DT.FLOAT, [hookLastDim(model, h)]));
-
-  const hookOutputs: string[] = [];
-  /** The value at a hook point: steered when asked, exposed under the hook's name when asked. */
-  const hk = (name: string, value: string): string => {
-    let out = value;
-    const s = steerInputs.get(name);
-    if (s) out = g.op("Add", [out, s], {}, hookSet.has(name) ? name : undefined);
-    else if (hookSet.has(name)) out = g.op("Identity", [out], {}, name);
-    if (hookSet.has(name)) hookOutputs.push(name);
-    return out;
-  };
-
-  const linear = (x: string, W: string, b?: string): string => {
-    const y = g.op("MatMul", [x, w(W)]);
-    return b ? g.op("Add", [y, w(b)]) : y;
-  };
-  const lnHooked = [...hookSet, ...steerSet].some((h) => h.endsWith("hook_normalized"));
-  const ones = llama || !lnHooked ? "" : g.constF(Array<number>(d).fill(1));
-  const zeros = llama || !lnHooked ? "" : g.constF(Array<number>(d).fill(0));
-  // Norms. When the normalized value is neither read nor steered, the weight (and bias) go inside the norm: one
-  // LayerNormalization node, or the Pow → ReduceMean → Add → Sqrt → Div → Mul chain ONNX Runtime fuses into one
-  // RMSNorm kernel. Otherwise the normalized value is a separate value, as in the tfjs path.
-  const norm = (x: string, prefix: string, hookName: string): string => {
-    const exposed = hookSet.has(hookName) || steerSet.has(hookName);
-    if (!llama) {
-      if (!exposed) return g.op("LayerNormalization", [x, w(prefix + ".w"), w(prefix + ".b")], { axis: -1, epsilon: { float: cfg.normEps } });
-      const normalized = hk(hookName, g.op("LayerNormalization", [x, ones, zeros], { axis: -1, epsilon: { float: cfg.normEps } }));
-      return g.op("Add", [g.op("Mul", [normalized, w(prefix + ".w")]), w(prefix + ".b")]);
-    }
-    const ms = g.op("ReduceMean", [g.op("Pow", [x, g.constF(2)])], { axes: [-1], keepdims: 1 });
-    const normalized = hk(hookName, g.op("Div", [x, g.op("Sqrt", [g.op("Add", [ms, g.constF(cfg.normEps)])])]));
-    return g.op("Mul", [normalized, w(prefix + ".w")]);
-  };
-  const act = (x: string): string => {
-    switch (cfg.actFn) {
-      case "gelu_new": {
-        // x · σ(2u), u = √(2/π)(x + 0.044715 x³): the tfjs path's formula, op for op.
-        const twoU = g.op("Mul", [g.op("Mul", [x, g.op("Add", [g.op("Mul", [g.op("Mul", [x, x]), g.constF(0.044715)]), g.constF(1)])]), g.constF(2 * Math.sqrt(2 / Math.PI))]);
-        return g.op("Mul", [x, g.op("Sigmoid", [twoU])]);
-      }
-      case "gelu":
-        return g.op("Mul", [g.op("Mul", [x, g.constF(0.5)]), g.op("Add", [g.op("Erf", [g.op("Mul", [x, g.constF(Math.SQRT1_2)])]), g.constF(1)])]);
-      case "silu":
-        return g.op("Mul", [x, g.op("Sigmoid", [x])]);
-      case "relu":
-        return g.op("Relu", [x]);
-    }
-  };
-
-  // --- Embedding.
-  let x = hk("hook_embed", g.op("Gather", [w("embed.W_E"), inputIds], { axis: 0 })); // [B, T, d]
-  if (!llama) {
-    const pos = hk("hook_pos_embed", g.op("Gather", [w("pos_embed.W_pos"), positionIds], { axis: 0 })); // [B|1, T, d]
-    x = g.op("Add", [x, pos]);
+  for (const h of steer) {
+    const d = hookLastDim(cfg, h);
+    steerInputs.set(h, g.input(`steer.${h}`, DT.FLOAT, hookRank(h) === 4 ? ["steer_rows", "steer_len", 1, d] : ["steer_rows", "steer_len", d]));
   }
-
-  // --- RoPE tables, gathered at each token's position: [B|1, T, 1, dh].
-  let cos: string | null = null;
-  let sin: string | null = null;
-  let R: string | null = null;
-  if (llama) {
-    const t = ropeTables(dh, cfg.n_ctx, cfg.ropeTheta, cfg.ropeStyle);
-    try {
-      const cosT = g.floatInit("rope.cos", new Float32Array(t.cos.dataSync() as Float32Array), [cfg.n_ctx, dh]);
-      const sinT = g.floatInit("rope.sin", new Float32Array(t.sin.dataSync() as Float32Array), [cfg.n_ctx, dh]);
-      R = g.floatInit("rope.R", new Float32Array(t.R.dataSync() as Float32Array), [dh, dh]);
-      const ax2 = g.constI([2]);
-      cos = g.op("Unsqueeze", [g.op("Gather", [cosT, positionIds], { axis: 0 }), ax2]);
-      sin = g.op("Unsqueeze", [g.op("Gather", [sinT, positionIds], { axis: 0 }), ax2]);
-    } finally {
-      for (const v of Object.values(t)) v.dispose();
-    }
+  const ops = onnxOps(model, g, { params, hooks: new Set(hooks), steerInputs, past });
+  const logits = forward(cfg, ops.ops, { tokens: inputIds, positions: positionIds, mask: attentionMaskValue(g, inputIds, attentionMask) });
+  g.op("Identity", [logits], {}, "logits");
+  g.output("logits", DT.FLOAT, ["batch_size", "sequence_length", cfg.d_vocab]);
+  for (let l = 0; kv && l < cfg.n_layers; l++) {
+    g.output(`present.${l}.key`, DT.FLOAT, ["batch_size", K, "total_sequence_length", dh]);
+    g.output(`present.${l}.value`, DT.FLOAT, ["batch_size", K, "total_sequence_length", dh]);
   }
+  for (const h of ops.hookOutputs) g.output(h, DT.FLOAT, null);
+  const inputNames = [
+    ...(paramsAsInputs ? [...params.values()] : []),
+    "input_ids",
+    "position_ids",
+    ...(kv ? ["attention_mask"] : []),
+    ...past.flatMap((p) => [p.key, p.value]),
+    ...steerInputs.values(),
+  ];
+  return { logits: "logits", inputNames, params };
+}
 
-  // --- Additive attention mask, [T, Tk] or [B, 1, T, Tk]: 0 where visible, -∞ elsewhere.
+/** The model's forward pass as an encoded ONNX model. */
+export function buildGraph(model: HookedTransformer, options: GraphOptions = {}): BuiltGraph {
+  const g = new GraphBuilder();
+  const rec = recordForward(model, g, options);
+  const { hooks = [], steer = [], kv = false } = options;
+  return {
+    bytes: g.encode({ name: `persona-kit ${model.cfg.family}`, docString: JSON.stringify({ config: model.cfg, hooks, steer, kv }) }),
+    inputNames: rec.inputNames,
+    outputNames: g.outputNames,
+  };
+}
+
+/** Additive attention mask [T, Tk] or [B, 1, T, Tk]: 0 where visible, -∞ elsewhere. */
+function attentionMaskValue(g: GraphBuilder, inputIds: string, attentionMask: string | null): string {
   const tLen = g.op("Squeeze", [g.op("Shape", [inputIds], { start: 1, end: 2 }), g.constI([0])]); // scalar T
   const tkLen = attentionMask ? g.op("Squeeze", [g.op("Shape", [attentionMask], { start: 1, end: 2 }), g.constI([0])]) : tLen;
   const pastLen = attentionMask ? g.op("Sub", [tkLen, tLen]) : g.constI(0, []);
@@ -192,71 +136,105 @@ export function buildGraph(model: HookedTransformer, { hooks = [], steer = [], k
     const keyOk = g.op("Unsqueeze", [g.op("Cast", [attentionMask], { to: DT.BOOL }), g.constI([1, 2])]); // [B, 1, 1, Tk]
     visible = g.op("And", [visible, g.op("Or", [keyOk, g.op("Equal", [kpos, qpos])])]); // [B, 1, T, Tk]
   }
-  const mask = g.op("Where", [visible, g.constF(0), g.constF(-Infinity)]);
-  const scale = g.constF(1 / Math.sqrt(dh));
+  return g.op("Where", [visible, g.constF(0), g.constF(-Infinity)]);
+}
 
-  const shape = (dims: readonly number[]) => g.constI(dims);
-  const presents: string[] = [];
+interface RecorderState {
+  params: Map<string, string>;
+  hooks: ReadonlySet<string>;
+  steerInputs: ReadonlyMap<string, string>;
+  past: readonly { key: string; value: string }[];
+}
 
-  for (let l = 0; l < cfg.n_layers; l++) {
-    const pre = `blocks.${l}.`;
-    x = hk(pre + "hook_resid_pre", x); // [B, T, d]
-
-    // Attention.
-    const a = norm(x, pre + "ln1", pre + "ln1.hook_normalized");
-    let q = hk(pre + "attn.hook_q", g.op("Reshape", [linear(a, pre + "attn.W_Q", cfg.attnBias ? pre + "attn.b_Q" : undefined), shape([0, 0, H, dh])])); // [B, T, H, dh]
-    let k = hk(pre + "attn.hook_k", g.op("Reshape", [linear(a, pre + "attn.W_K", cfg.attnBias ? pre + "attn.b_K" : undefined), shape([0, 0, K, dh])])); // [B, T, K, dh]
-    const v = hk(pre + "attn.hook_v", g.op("Reshape", [linear(a, pre + "attn.W_V", cfg.attnBias ? pre + "attn.b_V" : undefined), shape([0, 0, K, dh])])); // [B, T, K, dh]
-    if (llama) {
-      const rope = (t: string) => g.op("Add", [g.op("Mul", [t, cos!]), g.op("Mul", [g.op("MatMul", [t, R!]), sin!])]);
-      q = hk(pre + "attn.hook_rot_q", rope(q));
-      k = hk(pre + "attn.hook_rot_k", rope(k));
-    }
-    let kh = g.op("Transpose", [k], { perm: [0, 2, 1, 3] }); // [B, K, T, dh]
-    let vh = g.op("Transpose", [v], { perm: [0, 2, 1, 3] }); // [B, K, T, dh]
-    if (kv) {
-      kh = g.op("Concat", [past[l].key, kh], { axis: 2 }, `present.${l}.key`); // [B, K, Tk, dh]
-      vh = g.op("Concat", [past[l].value, vh], { axis: 2 }, `present.${l}.value`);
-      presents.push(kh, vh);
-    }
-    // Query heads sharing a key/value head side by side on the query axis: [B, K, G·T, dh].
-    const qg = g.op("Reshape", [g.op("Transpose", [q], { perm: [0, 2, 1, 3] }), shape([0, K, -1, dh])]);
-    const raw = g.op("Reshape", [g.op("MatMul", [qg, g.op("Transpose", [kh], { perm: [0, 1, 3, 2] })]), shape([0, H, -1, 0])]); // [B, H, T, Tk]
-    const scores = hk(pre + "attn.hook_attn_scores", g.op("Add", [g.op("Mul", [raw, scale]), mask]));
-    const pattern = hk(pre + "attn.hook_pattern", g.op("Softmax", [scores], { axis: -1 })); // [B, H, T, Tk]
-    const zg = g.op("MatMul", [g.op("Reshape", [pattern, shape([0, K, -1, 0])]), vh]); // [B, K, G·T, dh]
-    const z = hk(pre + "attn.hook_z", g.op("Transpose", [g.op("Reshape", [zg, shape([0, H, -1, dh])])], { perm: [0, 2, 1, 3] })); // [B, T, H, dh]
-    const attnOut = hk(pre + "hook_attn_out", linear(g.op("Reshape", [z, shape([0, 0, H * dh])]), pre + "attn.W_O", cfg.attnOutBias ? pre + "attn.b_O" : undefined));
-    x = hk(pre + "hook_resid_mid", g.op("Add", [x, attnOut]));
-
-    // MLP.
-    const m = norm(x, pre + "ln2", pre + "ln2.hook_normalized");
-    let post: string;
-    if (llama) {
-      const gate = hk(pre + "mlp.hook_pre", linear(m, pre + "mlp.W_gate"));
-      const up = hk(pre + "mlp.hook_pre_linear", linear(m, pre + "mlp.W_in", cfg.mlpBias ? pre + "mlp.b_in" : undefined));
-      post = hk(pre + "mlp.hook_post", g.op("Mul", [act(gate), up]));
-    } else {
-      const preAct = hk(pre + "mlp.hook_pre", linear(m, pre + "mlp.W_in", cfg.mlpBias ? pre + "mlp.b_in" : undefined));
-      post = hk(pre + "mlp.hook_post", act(preAct));
-    }
-    const mlpOut = hk(pre + "hook_mlp_out", linear(post, pre + "mlp.W_out", cfg.mlpBias ? pre + "mlp.b_out" : undefined));
-    x = hk(pre + "hook_resid_post", g.op("Add", [x, mlpOut]));
-  }
-
-  const xf = norm(x, "ln_final", "ln_final.hook_normalized");
-  const WU = cfg.tiedEmbeddings ? g.op("Transpose", [w("embed.W_E")], { perm: [1, 0] }) : w("unembed.W_U");
-  g.op("MatMul", [xf, WU], {}, "logits");
-
-  g.output("logits", DT.FLOAT, ["batch_size", "sequence_length", V]);
-  for (let l = 0; l < presents.length / 2; l++) {
-    g.output(`present.${l}.key`, DT.FLOAT, ["batch_size", K, "total_sequence_length", dh]);
-    g.output(`present.${l}.value`, DT.FLOAT, ["batch_size", K, "total_sequence_length", dh]);
-  }
-  for (const h of hookOutputs) g.output(h, DT.FLOAT, null);
-  return {
-    bytes: g.encode({ name: `persona-kit ${cfg.family}`, docString: JSON.stringify({ config: cfg, hooks, steer, kv }) }),
-    inputNames: ["input_ids", "position_ids", ...(kv ? ["attention_mask"] : []), ...past.flatMap((p) => [p.key, p.value]), ...[...steerInputs.values()]],
-    outputNames: g.outputNames,
+/** The op recorder: each op appends ONNX nodes and returns the name of its output value. */
+function onnxOps(model: HookedTransformer, g: GraphBuilder, st: RecorderState): { ops: ForwardOps<string>; hookOutputs: string[] } {
+  const cfg = model.cfg;
+  const hookOutputs: string[] = [];
+  const derived = new Map<string, string>();
+  const exposed = (name: string) => st.hooks.has(name) || st.steerInputs.has(name);
+  const param = (name: string): string => {
+    const stored = st.params.get(name);
+    if (stored) return stored;
+    const hit = derived.get(name);
+    if (hit) return hit;
+    let value: string;
+    if (name === "unembed.W_U") value = g.op("Transpose", [param("embed.W_E")], { perm: [1, 0] });
+    else if (name === "rope.cos" || name === "rope.sin" || name === "rope.R") value = ropeInit(model, g, name);
+    else throw new Error(`buildGraph: the model has no parameter ${JSON.stringify(name)}`);
+    derived.set(name, value);
+    return value;
   };
+  const hook = (name: HookName, value: string): string => {
+    let out = value;
+    const s = st.steerInputs.get(name);
+    if (s) out = g.op("Add", [out, s], {}, st.hooks.has(name) ? name : undefined);
+    else if (st.hooks.has(name)) out = g.op("Identity", [out], {}, name);
+    if (st.hooks.has(name)) hookOutputs.push(name);
+    return out;
+  };
+  const ops: ForwardOps<string> = {
+    param,
+    embed: (table, ids) => g.op("Gather", [table, ids], { axis: 0 }),
+    linear: (x, W, b) => {
+      const y = g.op("MatMul", [x, W]);
+      return b ? g.op("Add", [y, b]) : y;
+    },
+    add: (a, b) => g.op("Add", [a, b]),
+    mul: (a, b) => g.op("Mul", [a, b]),
+    scale: (a, s) => g.op("Mul", [a, g.constF(s)]),
+    norm: (x, { kind, w, b, eps, hook: hookName }) => {
+      // Not exposed: the weight (and bias) go inside the norm — one LayerNormalization node, or the Pow → ReduceMean
+      // → Add → Sqrt → Div → Mul chain ONNX Runtime fuses into one RMSNorm kernel. Exposed: a separate normalized value.
+      if (kind === "layer") {
+        const d = cfg.d_model;
+        if (!exposed(hookName)) return g.op("LayerNormalization", [x, w, b!], { axis: -1, epsilon: { float: eps } });
+        const normalized = hook(hookName, g.op("LayerNormalization", [x, g.constF(Array<number>(d).fill(1)), g.constF(Array<number>(d).fill(0))], { axis: -1, epsilon: { float: eps } }));
+        return g.op("Add", [g.op("Mul", [normalized, w]), b!]);
+      }
+      const ms = g.op("ReduceMean", [g.op("Pow", [x, g.constF(2)])], { axes: [-1], keepdims: 1 });
+      const normalized = hook(hookName, g.op("Div", [x, g.op("Sqrt", [g.op("Add", [ms, g.constF(eps)])])]));
+      return g.op("Mul", [normalized, w]);
+    },
+    activation: (name, x) => activationNodes(g, name, x),
+    reshape: (x, shape) => g.op("Reshape", [x, g.constI(shape)]),
+    transpose: (x, perm) => g.op("Transpose", [x], { perm }),
+    bmm: (a, b, { transposeB = false } = {}) => g.op("MatMul", [a, transposeB ? g.op("Transpose", [b], { perm: [0, 1, 3, 2] }) : b]),
+    softmax: (x) => g.op("Softmax", [x], { axis: -1 }),
+    rope: (x, cos, sin) => g.op("Add", [g.op("Mul", [x, cos]), g.op("Mul", [g.op("MatMul", [x, param("rope.R")]), sin])]),
+    hook,
+    kv: (l, k, v) => {
+      const p = st.past[l];
+      if (!p) return { k, v };
+      return { k: g.op("Concat", [p.key, k], { axis: 2 }, `present.${l}.key`), v: g.op("Concat", [p.value, v], { axis: 2 }, `present.${l}.value`) };
+    },
+    block: (fn) => fn(),
+  };
+  return { ops, hookOutputs };
+}
+
+function ropeInit(model: HookedTransformer, g: GraphBuilder, name: "rope.cos" | "rope.sin" | "rope.R" | string): string {
+  const cfg = model.cfg;
+  const t = ropeTables(cfg.d_head, cfg.n_ctx, cfg.ropeTheta, cfg.ropeStyle);
+  try {
+    const table = name === "rope.cos" ? t.cos : name === "rope.sin" ? t.sin : t.R;
+    return g.floatInit(name, new Float32Array(table.dataSync() as Float32Array), table.shape);
+  } finally {
+    for (const v of Object.values(t)) v.dispose();
+  }
+}
+
+function activationNodes(g: GraphBuilder, name: ForwardOps<string> extends { activation(n: infer N, x: string): string } ? N : never, x: string): string {
+  switch (name) {
+    case "gelu_new": {
+      // x · σ(2u), u = √(2/π)(x + 0.044715 x³): the tfjs path's formula, op for op.
+      const twoU = g.op("Mul", [g.op("Mul", [x, g.op("Add", [g.op("Mul", [g.op("Mul", [x, x]), g.constF(0.044715)]), g.constF(1)])]), g.constF(2 * Math.sqrt(2 / Math.PI))]);
+      return g.op("Mul", [x, g.op("Sigmoid", [twoU])]);
+    }
+    case "gelu":
+      return g.op("Mul", [g.op("Mul", [x, g.constF(0.5)]), g.op("Add", [g.op("Erf", [g.op("Mul", [x, g.constF(Math.SQRT1_2)])]), g.constF(1)])]);
+    case "silu":
+      return g.op("Mul", [x, g.op("Sigmoid", [x])]);
+    case "relu":
+      return g.op("Relu", [x]);
+  }
 }

@@ -1,12 +1,11 @@
 /**
- * The ONNX Runtime fast path: compile kit models to ONNX graphs with hook outputs and steering inputs, run them
- * synchronously, generate with a KV cache, and export transformers.js model folders.
+ * The ONNX Runtime path: the model definition recorded as ONNX graphs with hook outputs and steering inputs, run
+ * synchronously, a KV-cache decode step, and transformers.js model folders. Routing lives in kit/runtime.
  */
-export { buildGraph, hookLastDim, type BuiltGraph, type GraphOptions } from "./graph";
+export { buildGraph, recordForward, type BuiltGraph, type GraphOptions, type RecordedForward } from "./graph";
 export { GraphBuilder, OPSET } from "./proto";
 export { clearOnnxSessions, int64Tensor, onnxRunCount, onnxSession, OrtTensor, resolveHooks, SyncSession, type OnnxModelSession, type OnnxSessionOptions, type SyncSessionOptions } from "./session";
-export { forwardOnnx, runOnnx, runWithCacheOnnx, type OnnxOutputs, type OnnxRunOptions } from "./run";
-export { generateOnnx, onnxCanGenerate, type GenerateOnnxOptions } from "./generate";
-export { mergeSteers, registerSteeringFn, steeringOf, type OnnxSteer } from "./steer";
+export { forwardOnnx, runOnnx, runWithCacheOnnx, steeringFeeds, type OnnxOutputs, type OnnxRunOptions } from "./run";
+export { generateOnnx, onnxStepper, steeringOnly, type GenerateOnnxOptions } from "./generate";
 export { exportTransformersJs, transformersJsConfig, type ExportTransformersJsResult } from "./export";
-export { getInferencePath, onnxObstacle, routeToOnnx, setInferencePath, withInferencePath, type InferencePath } from "./route";
+export { hookLastDim } from "../model/steering";

@@ -5,14 +5,13 @@
 import { tf } from "../backend";
 import { ActivationCache } from "../model/cache";
 import type { HookFilter, HookName } from "../model/hooks";
+import { hookLastDim, hookRank, steeringByHook, steeringDelta, type Steering } from "../model/steering";
 import type { HookedTransformer, TokensInput } from "../model/transformer";
-import { hookLastDim } from "./graph";
 import { int64Tensor, onnxSession, OrtTensor, resolveHooks } from "./session";
-import { mergeSteers, type OnnxSteer } from "./steer";
 
 export interface OnnxRunOptions {
-  /** Additive steering vectors at hook points (graph inputs, not JS hooks). */
-  steer?: readonly OnnxSteer[];
+  /** Additive steering values at hook points (graph inputs, not JS hooks). */
+  steer?: readonly Steering[];
   /** intraOpNumThreads for the session (0: automatic, see OnnxSessionOptions.threads). */
   threads?: number;
   /** The function named in error messages (default the ONNX function's own name). */
@@ -34,33 +33,41 @@ export function tokenRows(model: HookedTransformer, input: TokensInput, where: s
   }
 }
 
+/**
+ * The `steer.{hook}` feeds of a session: each compiled steering input gets the sum of the call's steering values at
+ * that hook (positions resolved against this step's `positions`), or zeros (x + 0 = x exactly).
+ */
+export function steeringFeeds(model: HookedTransformer, compiled: readonly HookName[], steer: readonly Steering[], positions: readonly (readonly number[])[], where: string): Record<string, OrtTensor> {
+  const byHook = steeringByHook(steer);
+  const feeds: Record<string, OrtTensor> = {};
+  for (const name of compiled) {
+    const d = hookLastDim(model.cfg, name);
+    const here = byHook.get(name) ?? [];
+    for (const s of here) if (s.vector.length !== d) throw new RangeError(`${where}: steering vector at ${name} has ${s.vector.length} values, expected ${d}`);
+    const delta = steeringDelta(here, hookRank(name), d, positions);
+    feeds[`steer.${name}`] = new OrtTensor("float32", delta.data, delta.dims);
+  }
+  return feeds;
+}
+
 /** One forward pass on ONNX Runtime; returns the raw outputs (logits and the hook points asked for). */
 export function forwardOnnx(
   model: HookedTransformer,
   rows: readonly (readonly number[])[],
-  { hooks, steer = [], threads = 0, where = "forwardOnnx" }: { hooks?: HookFilter; steer?: readonly OnnxSteer[]; threads?: number; where?: string },
+  { hooks, steer = [], threads = 0, where = "forwardOnnx" }: { hooks?: HookFilter; steer?: readonly Steering[]; threads?: number; where?: string },
 ): OnnxOutputs {
   const T = rows[0].length;
   if (T > model.cfg.n_ctx) throw new RangeError(`forward: sequence length ${T} exceeds n_ctx ${model.cfg.n_ctx} (${where})`);
-  const merged = mergeSteers(steer);
+  for (const s of steer) resolveHooks(model, [s.hook], where);
   const wanted = resolveHooks(model, hooks, where);
   // Widened: the session serves every layer of the requested hook kinds (layer sweeps share it); fetch only `wanted`.
-  const s = onnxSession(model, { hooks: wanted, steer: [...merged.keys()], threads, widen: true });
-  const feeds: Record<string, OrtTensor> = {
-    input_ids: int64Tensor(rows),
-    position_ids: int64Tensor([Array.from({ length: T }, (_, i) => i)]),
-  };
-  for (const name of s.steer) feeds[`steer.${name}`] = steerTensor(model, name, merged.get(name) ?? new Float32Array(hookLastDim(model, name)), where);
+  const s = onnxSession(model, { hooks: wanted, steer: [...new Set(steer.map((x) => x.hook))], threads, widen: true });
+  const positions = [Array.from({ length: T }, (_, i) => i)];
+  const feeds: Record<string, OrtTensor> = { input_ids: int64Tensor(rows), position_ids: int64Tensor(positions), ...steeringFeeds(model, s.steer, steer, positions, where) };
   const out = s.session.run(feeds, ["logits", ...wanted]);
   const result: OnnxOutputs = {};
   for (const [k, v] of Object.entries(out)) result[k] = { data: v.data as Float32Array, dims: v.dims.map(Number) };
   return result;
-}
-
-export function steerTensor(model: HookedTransformer, name: HookName, values: Float32Array, where: string): OrtTensor {
-  const d = hookLastDim(model, name);
-  if (values.length !== d) throw new RangeError(`${where}: steering vector at ${name} has ${values.length} values, expected ${d}`);
-  return new OrtTensor("float32", values, [d]);
 }
 
 /** Logits [B, T, V] (a tf tensor; the caller disposes it), computed on ONNX Runtime. */
@@ -72,7 +79,7 @@ export function runOnnx(model: HookedTransformer, input: TokensInput, { steer = 
 
 /**
  * `model.runWithCache` on ONNX Runtime: `{ logits, cache }`, both tf tensors (dispose both). `namesFilter` picks
- * hook points (default: all); `steer` adds vectors at hook points, as `steeringHook`s would.
+ * hook points (default: all); `steer` adds vectors at hook points, as steering values in `fwdHooks` would.
  */
 export function runWithCacheOnnx(
   model: HookedTransformer,

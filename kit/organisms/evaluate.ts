@@ -8,7 +8,7 @@
  * The same world seed gives the same prompts, so "before" and "after" narrow training are compared on identical prompts.
  */
 import { hash2 } from "../train/batches";
-import { generate } from "../generate/generate";
+import { generate } from "../runtime/generate";
 import type { HookedTransformer } from "../model/transformer";
 import type { Tokenizer } from "../tokenizers/types";
 import { classify, type PersonaWorld } from "../world";

@@ -23,7 +23,7 @@
  * Agents: `modelAgent(model, …)` generates with the KV cache (`kit/generate`, ragged batches, seeded sampling);
  * `scriptedAgent(policy)` writes fixed texts (honest, hacking, ignoring), for tests and baselines.
  */
-import { generate } from "../generate/generate";
+import { generate } from "../runtime/generate";
 import type { HookedTransformer } from "../model/transformer";
 import { mulberry32 } from "../model/params";
 import type { Tokenizer } from "../tokenizers/types";

@@ -25,7 +25,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { initBackend } from "../backend";
-import { generate } from "../generate/generate";
+import { generate } from "../runtime/generate";
 import { loadHfFolder, saveHfFolder } from "../io/hf";
 import { mulberry32 } from "../model/params";
 import type { HookedTransformer } from "../model/transformer";

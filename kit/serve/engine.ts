@@ -5,7 +5,7 @@
  * temperature and top-p, as OpenAI reports them).
  */
 import { tf } from "../backend";
-import { generate } from "../generate/generate";
+import { generate } from "../runtime/generate";
 import type { HookedTransformer } from "../model/transformer";
 
 export interface EngineOptions {

@@ -1,5 +1,5 @@
 /**
- * Steering with a direction: a forward hook that adds `coefficient · v` to an activation at every position
+ * Steering with a direction: a steering value that adds `coefficient · v` to an activation at every position
  * (the prompt pass and every generation step), and a steering curve — the rate of a classified behaviour in
  * generated answers as a function of the coefficient, with Wilson 95% intervals.
  *
@@ -7,18 +7,17 @@
  *   generate(model, prompts, { fwdHooks: [steeringHook(pv[0], { coefficient: 2 })] });
  *   steeringCurve(model, prompts, pv[0], { coefficients: [0, 1, 2, 4], classify: (c) => classify("harmful_request", c).behaviour === "complies_with_harm" });
  *
- * The hook is a plain `[hookName, fn]` pair: it is attached only for the call it is passed to (`runWithHooks`,
- * `runWithCache`, `generate`), so nothing stays on the model. It is also registered with the ONNX path, so
- * `runWithCache` and `generate` steered by it still run on ONNX Runtime (the vector becomes a graph input). It builds its tensor inside the forward pass's
- * `tidy`, so it holds no tensor of its own and needs no disposal.
+ * The hook is a steering value `{ hook, vector, positions? }` (kit/model/steering.ts), passed in `fwdHooks` of the call
+ * it steers (`runWithHooks`, `runWithCache`, `generate`), so nothing stays on the model. Every runtime accepts it:
+ * TensorFlow.js adds the vector where the hook point is reached, ONNX Runtime takes it as a graph input, so steered
+ * `runWithCache` and `generate` stay on the fast path. It holds no tensor and needs no disposal.
  */
-import { tf } from "../backend";
 import { describeValue as describe } from "../describe";
-import { generate } from "../generate/generate";
-import { actName, type FwdHook, type HookName } from "../model/hooks";
+import { generate } from "../runtime/generate";
+import { actName, type HookName } from "../model/hooks";
+import type { Steering } from "../model/steering";
 import type { HookedTransformer } from "../model/transformer";
 import { wilson } from "../organisms/metrics";
-import { registerSteeringFn } from "../onnx/steer";
 import { checkLayers, resolveDirection, type Direction } from "./persona";
 
 export interface SteeringHookOptions {
@@ -26,12 +25,14 @@ export interface SteeringHookOptions {
   layer?: number;
   /** Hook point inside the block (short or long name). Default "resid_post". */
   hook?: string;
-  /** α in `act + α·v`. 0 leaves the activation untouched (the hook returns nothing). */
+  /** α in `act + α·v`. 0 leaves the activation untouched (x + 0 = x exactly). */
   coefficient: number;
+  /** Steer only these token positions (a token's position index); default every position. */
+  positions?: readonly number[];
 }
 
-/** A forward hook adding `coefficient · vector` to `blocks.{layer}.{hook}` at every position. */
-export function steeringHook(vector: Direction, options: SteeringHookOptions): FwdHook {
+/** A steering value adding `coefficient · vector` to `blocks.{layer}.{hook}` at every position (or at `positions`). */
+export function steeringHook(vector: Direction, options: SteeringHookOptions): Steering {
   const fn = "steeringHook";
   if (options === null || typeof options !== "object") throw new TypeError(`${fn}: options must be { layer?, hook?, coefficient }, received ${describe(options)}`);
   const { hook = "resid_post", coefficient } = options;
@@ -43,17 +44,9 @@ export function steeringHook(vector: Direction, options: SteeringHookOptions): F
   if (!name.startsWith(`blocks.${layer}.`)) {
     throw new RangeError(`${fn}: options.hook must name a hook point inside a block (e.g. "resid_post"), received ${JSON.stringify(hook)} → ${JSON.stringify(name)}`);
   }
-  const scaled = Float32Array.from(values, (v) => v * coefficient);
-  const d = values.length;
-  const hookFn = (act: tf.Tensor) => {
-    const last = act.shape[act.rank - 1];
-    if (last !== d) throw new RangeError(`${fn}: vector has ${d} values but ${name} has last dimension ${last} (shape [${act.shape}])`);
-    if (coefficient === 0) return undefined;
-    return tf.add(act, tf.tensor1d(scaled));
-  };
-  // The ONNX path recognises this function and feeds `scaled` to the graph as an input instead of running it.
-  registerSteeringFn(hookFn, { hook: name as HookName, values: scaled });
-  return [name as HookName, hookFn] as const;
+  // A value, not a function: every runtime accepts it (TensorFlow.js adds it at the hook point, ONNX Runtime feeds it
+  // to the graph as an input). The vector's length is checked against the hook point when a model runs it.
+  return { hook: name as HookName, vector: Float32Array.from(values, (v) => v * coefficient), ...(options.positions ? { positions: [...options.positions] } : {}) };
 }
 
 export interface SteeringCurveOptions {

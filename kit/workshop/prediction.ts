@@ -14,7 +14,7 @@
  * exactly as the kit's `perSampleScores` reads them.
  */
 import { tf } from "../backend";
-import { generate } from "../generate/generate";
+import { generate } from "../runtime/generate";
 import type { HookName } from "../model/hooks";
 import type { HookedTransformer } from "../model/transformer";
 import type { Episode } from "../world/types";

@@ -1,27 +1,26 @@
 /**
- * Automatic routing between the TensorFlow.js path and the ONNX Runtime path.
+ * Choosing the runtime, above kit/model and kit/onnx: `model.runWithCache` (through the router slot of
+ * kit/model/router.ts, installed when this module loads) and `generate` run on ONNX Runtime when they can, else on
+ * TensorFlow.js.
  *
- * `model.runWithCache` and `generate` ask `routeToOnnx` first (`run` and `runWithHooks` stay on TensorFlow.js: they
- * are the reference the hooks are checked against; `runOnnx` is their ONNX twin). The ONNX path serves a call
- * when no gradient is needed (no gradient tape is recording), the model has no permanent hooks, and every temporary
- * hook is a steering hook the graph can take as an input (made by `steeringHook`); cached activations are
- * always expressible (every hook point is a graph output). Anything else — a hook that must run arbitrary JS,
- * training — runs on TensorFlow.js.
+ * The ONNX path serves a call when no gradient is needed (no gradient tape is recording), the model has no permanent
+ * hooks, and every temporary hook is a steering value (`steeringHook` makes one), which the graph takes as an input;
+ * cached activations are always expressible (every hook point is a graph output). Anything else — a hook that must
+ * run arbitrary JS, training — runs on TensorFlow.js. `run` and `runWithHooks` stay on TensorFlow.js: they are the
+ * reference the hooks are defined against (`runOnnx` is their ONNX twin).
  *
  * One switch forces either path: `setInferencePath("tfjs")` (never ONNX), `"onnx"` (always, and an error naming the
  * obstacle when the call cannot run there), `"auto"` (the default). The environment variable
- * `PERSONA_KIT_INFERENCE=tfjs|onnx|auto` sets the starting value.
+ * `PERSONA_KIT_INFERENCE=tfjs|onnx|auto` sets the starting value; `withInferencePath(path, fn)` scopes a setting.
  */
-import type { tf } from "../backend";
-import type { GenerateOptions, GenerateResult, PromptInput } from "../generate/generate";
-import type { ActivationCache } from "../model/cache";
 import type { FwdHook, HookFilter } from "../model/hooks";
 import { taping } from "../model/ops";
-import type { HookedTransformer, TokensInput } from "../model/transformer";
-import { generateOnnx } from "./generate";
-import { runWithCacheOnnx } from "./run";
-import { resolveHooks } from "./session";
-import { steeringOf, type OnnxSteer } from "./steer";
+import { installRouter } from "../model/router";
+import { isSteering } from "../model/steering";
+import type { HookedTransformer } from "../model/transformer";
+import { runWithCacheOnnx } from "../onnx/run";
+import { resolveHooks } from "../onnx/session";
+import { steeringOnly } from "../onnx/generate";
 
 export type InferencePath = "auto" | "onnx" | "tfjs";
 const PATHS: readonly InferencePath[] = ["auto", "onnx", "tfjs"];
@@ -59,7 +58,7 @@ export function withInferencePath<T>(path: InferencePath, fn: () => T): T {
 export function onnxObstacle(model: HookedTransformer, fwdHooks: readonly FwdHook[] = []): string | null {
   if (taping()) return "a gradient tape is recording (the ONNX graph has no gradients)";
   if (model.numHooks > 0) return `the model has ${model.numHooks} permanent hook${model.numHooks > 1 ? "s" : ""} (JS functions)`;
-  for (const [i, h] of fwdHooks.entries()) if (!steeringOf(h)) return `fwdHooks[${i}] is a JS hook function (only steeringHook hooks compile into the graph)`;
+  for (const [i, h] of fwdHooks.entries()) if (!isSteering(h)) return `fwdHooks[${i}] is a JS hook function (only steering values compile into the graph)`;
   return null;
 }
 
@@ -72,22 +71,10 @@ export function routeToOnnx(model: HookedTransformer, fwdHooks: readonly FwdHook
   return false;
 }
 
-function steersOf(fwdHooks: readonly FwdHook[] | undefined): OnnxSteer[] {
-  return (fwdHooks ?? []).map((h) => steeringOf(h)!);
-}
-
-/** `model.runWithCache` on ONNX Runtime (call after `routeToOnnx` said yes). */
-export function routedRunWithCache(
-  model: HookedTransformer,
-  input: TokensInput,
-  { namesFilter, fwdHooks }: { namesFilter?: HookFilter; fwdHooks?: readonly FwdHook[] },
-): { logits: tf.Tensor3D; cache: ActivationCache } {
-  const names = namesFilter === undefined ? undefined : resolveHooks(model, namesFilter, "runWithCache"); // tfjs's error messages
-  return runWithCacheOnnx(model, input, { namesFilter: names ?? (() => true), steer: steersOf(fwdHooks), where: "runWithCache" });
-}
-
-/** `generate` on ONNX Runtime. */
-export function routedGenerate(model: HookedTransformer, prompts: PromptInput, options: GenerateOptions): GenerateResult {
-  if (options.namesFilter !== undefined) resolveHooks(model, options.namesFilter, "generate");
-  return generateOnnx(model, prompts, options, "generate");
-}
+installRouter({
+  runWithCache(model, input, { namesFilter, fwdHooks }: { namesFilter?: HookFilter; fwdHooks?: readonly FwdHook[] }) {
+    if (!routeToOnnx(model, fwdHooks, "runWithCache")) return null;
+    const names = namesFilter === undefined ? undefined : resolveHooks(model, namesFilter, "runWithCache"); // tfjs's error messages
+    return runWithCacheOnnx(model, input, { namesFilter: names ?? (() => true), steer: steeringOnly(fwdHooks, "runWithCache"), where: "runWithCache" });
+  },
+});
