@@ -3,7 +3,7 @@
  *
  * `codeVersion()` = the kit's package version, the git HEAD when the kit sits in a git checkout, and `sources`: a hash
  * of the source files that determine a run's numbers (backend, model, training, generation, tokenizers, io, the persona
- * world, the organism pipeline and the ONNX inference path that generation and caching route to — not metrics,
+ * world, the organism pipeline, the ONNX path and the runtime router that generation and caching go through — not metrics,
  * parallelism, display code or the transformers.js exporter). Stage hashes use `kit` + `sources`, not
  * HEAD: HEAD moves with every unrelated commit, which would throw away every cached stage, while `sources` changes
  * exactly when code that could change the numbers does. The TypeScript sources are hashed when present (a checkout),
@@ -23,7 +23,7 @@ export interface CodeVersion {
 }
 
 /** Folders (relative to the kit root) whose files determine a run's numbers. */
-const RESULT_DIRS = ["model", "train", "generate", "tokenizers", "io", "world", "organisms", "onnx"];
+const RESULT_DIRS = ["model", "train", "generate", "runtime", "tokenizers", "io", "world", "organisms", "onnx"];
 const RESULT_FILES = ["backend"];
 /** Files in those folders that do not change any number. */
 const EXCLUDED = new Set(["organisms/metrics", "organisms/parallel", "organisms/worker", "organisms/version", "organisms/index", "onnx/export", "onnx/index"]);
