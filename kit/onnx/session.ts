@@ -64,6 +64,22 @@ export class SyncSession {
     return result;
   }
 
+  /**
+   * Run with preallocated outputs: `fetches` maps each output to fetch to a tensor ONNX Runtime writes into (its shape
+   * must be the output's), or null to let ONNX Runtime allocate it.
+   */
+  runInto(feeds: Record<string, Tensor>, fetches: Record<string, Tensor | null>): Record<string, Tensor> {
+    if (this.disposed) throw new Error("SyncSession.runInto: this session has been disposed");
+    for (const name of this.inputNames) {
+      if (feeds[name] === undefined) throw new RangeError(`SyncSession.runInto: input ${JSON.stringify(name)} is missing; the graph takes ${this.inputNames.join(", ")}`);
+    }
+    const out = this.handle.run(feeds, fetches, {}) as Record<string, Tensor>;
+    runs++;
+    const result: Record<string, Tensor> = {};
+    for (const [k, v] of Object.entries(out)) result[k] = v instanceof Tensor ? v : new Tensor(v.type as "float32", v.data as Float32Array, v.dims);
+    return result;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
