@@ -17,7 +17,7 @@ import { describeValue as describe } from "../describe";
 import { generate } from "../generate/generate";
 import { actName, type FwdHook, type HookName } from "../model/hooks";
 import type { HookedTransformer } from "../model/transformer";
-import { wilson } from "../organisms/metrics";
+import { wilson } from "../util/stats";
 import { registerSteeringFn } from "../onnx/steer";
 import { checkLayers, resolveDirection, type Direction } from "./persona";
 
