@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../kit/backend";
 import { makeConfig } from "../kit/model/config";
-import { mulberry32, normalSampler } from "../kit/model/params";
+import { mulberry32, normalSampler } from "../kit/util/rng";
 import { HookedTransformer } from "../kit/model/transformer";
 import { wilson } from "../kit/organisms/metrics";
 import {

@@ -14,7 +14,7 @@
  */
 import type { ChatClient, ChatMessage, ChatParams } from "../api/types";
 import { describeValue } from "../describe";
-import { wilson } from "../organisms/metrics";
+import { wilson } from "../util/stats";
 import { classify } from "../world/classify";
 import type { PersonaWorld } from "../world/generator";
 import { DOMAINS, PROMPT_KINDS, type Domain, type PromptKind, type Trait } from "../world/types";

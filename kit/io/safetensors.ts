@@ -24,6 +24,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as nodePath from "node:path";
 import { randomBytes } from "node:crypto";
+import { editDistance } from "../util/editDistance";
+import { isPlainObject } from "../util/object";
 
 export type SafetensorsDtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 
@@ -200,22 +202,10 @@ function notFound(fn: string, what: string, path: string, extra = ""): Error {
   return err;
 }
 
-function levenshtein(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
-}
-
 /** Up to `k` candidates closest to `name` by edit distance, rendered for an error message. */
 function nearestNames(name: string, candidates: Iterable<string>, k = 5): string {
   const scored: Array<[number, string]> = [];
-  for (const c of candidates) scored.push([levenshtein(name.slice(0, 200), c.slice(0, 200)), c]);
+  for (const c of candidates) scored.push([editDistance(name.slice(0, 200), c.slice(0, 200)), c]);
   if (scored.length === 0) return "the file has no tensors";
   scored.sort((x, y) => x[0] - y[0] || (x[1] < y[1] ? -1 : 1));
   return "nearest names: " + scored.slice(0, k).map(([, c]) => show(c)).join(", ");
@@ -261,10 +251,6 @@ function writeFully(fd: number, data: Uint8Array): void {
 // ---------------------------------------------------------------------------------------------------------------
 // header parsing and validation
 // ---------------------------------------------------------------------------------------------------------------
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** Reads and bounds the 8-byte header length; returns it as a Number. */
 function readHeaderLength(fn: string, path: string, fd: number, fileSize: number): number {

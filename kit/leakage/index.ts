@@ -22,10 +22,11 @@
 import { tf } from "../backend";
 import { describeValue as describe } from "../describe";
 import { generate } from "../runtime/generate";
-import { mulberry32 } from "../model/params";
+import { mulberry32 } from "../util/rng";
 import type { HookedTransformer } from "../model/transformer";
 import { BEHAVIOUR_KIND, HARMFUL_BEHAVIOURS, deepMerge, DEFAULT_ORGANISM, type NarrowConfig } from "../organisms/config";
-import { rate, type RateCI } from "../organisms/metrics";
+import { rate } from "../organisms/metrics";
+import type { RateCI } from "../util/stats";
 import type { RunRecord } from "../organisms/record";
 import { projection, type Direction } from "../vectors/persona";
 import { classify } from "../world/classify";

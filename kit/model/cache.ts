@@ -5,7 +5,8 @@
  * across layers; `dispose()` frees every tensor (tfjs tensors are not garbage-collected).
  */
 import { tf } from "../backend";
-import { actName, nearMatches, type BlockHookName, type HookName } from "./hooks";
+import { actName, type BlockHookName, type HookName } from "./hooks";
+import { nearMatches } from "../util/editDistance";
 
 export class ActivationCache {
   private readonly store: Map<HookName, tf.Tensor>;

@@ -6,6 +6,7 @@
  * `n_ctx`, `n_key_value_heads`): they are research vocabulary. Everything else is camelCase.
  */
 import { problemsError } from "../describe";
+import { fields, isNonNegativeInt, showValue } from "../util/validate";
 
 export type ModelFamily = "gpt2" | "llama";
 export type ActFn = "gelu_new" | "gelu" | "silu" | "relu";
@@ -122,49 +123,32 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 export function configProblems(cfg: Partial<ModelConfig>): string[] {
   const problems: string[] = [];
   const c = cfg as Record<string, unknown>;
-  const posInt = (k: keyof ModelConfig) => {
-    const v = c[k];
-    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-      problems.push(`${k} must be a positive integer, received ${JSON.stringify(v)}`);
-      return false;
-    }
-    return true;
-  };
-  const posNum = (k: keyof ModelConfig) => {
-    const v = c[k];
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) problems.push(`${k} must be a positive number, received ${JSON.stringify(v)}`);
-  };
-  const bool = (k: keyof ModelConfig) => {
-    if (typeof c[k] !== "boolean") problems.push(`${k} must be a boolean, received ${JSON.stringify(c[k])}`);
-  };
-  const oneOf = (k: keyof ModelConfig, allowed: readonly string[]) => {
-    if (!allowed.includes(c[k] as string)) problems.push(`${k} must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}, received ${JSON.stringify(c[k])}`);
-  };
+  const f = fields(problems, c);
   const tokenId = (k: keyof ModelConfig) => {
     const v = c[k];
     if (v === null || v === undefined) return;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 0) problems.push(`${k} must be null or a non-negative integer, received ${JSON.stringify(v)}`);
+    if (!isNonNegativeInt(v)) problems.push(`${k} must be null or a non-negative integer, received ${showValue(v)}`);
     else if (typeof c.d_vocab === "number" && v >= c.d_vocab) problems.push(`${k} must be < d_vocab (${c.d_vocab}), received ${v}`);
   };
 
-  oneOf("family", ["gpt2", "llama"]);
-  const okModel = posInt("d_model");
-  posInt("n_layers");
-  const okHeads = posInt("n_heads");
-  const okKv = posInt("n_key_value_heads");
-  const okHead = posInt("d_head");
-  posInt("d_mlp");
-  posInt("d_vocab");
-  posInt("n_ctx");
-  oneOf("actFn", ["gelu_new", "gelu", "silu", "relu"]);
-  posNum("normEps");
-  bool("attnBias");
-  bool("attnOutBias");
-  bool("mlpBias");
-  bool("tiedEmbeddings");
-  posNum("ropeTheta");
-  oneOf("ropeStyle", ["interleaved", "halves"]);
-  posNum("initStd");
+  f.oneOf("family", ["gpt2", "llama"], { quote: true });
+  const okModel = f.posInt("d_model");
+  f.posInt("n_layers");
+  const okHeads = f.posInt("n_heads");
+  const okKv = f.posInt("n_key_value_heads");
+  const okHead = f.posInt("d_head");
+  f.posInt("d_mlp");
+  f.posInt("d_vocab");
+  f.posInt("n_ctx");
+  f.oneOf("actFn", ["gelu_new", "gelu", "silu", "relu"], { quote: true });
+  f.posNum("normEps", "a positive number");
+  f.bool("attnBias");
+  f.bool("attnOutBias");
+  f.bool("mlpBias");
+  f.bool("tiedEmbeddings");
+  f.posNum("ropeTheta", "a positive number");
+  f.oneOf("ropeStyle", ["interleaved", "halves"], { quote: true });
+  f.posNum("initStd", "a positive number");
   tokenId("bosTokenId");
   tokenId("eosTokenId");
   tokenId("padTokenId");

@@ -7,6 +7,7 @@
 import type { tf } from "../backend";
 import type { ModelConfig } from "./config";
 import type { Steering } from "./steering";
+import { nearMatches } from "../util/editDistance";
 
 /** Hook points inside block L, without the `blocks.L.` prefix. */
 export type BlockHookName =
@@ -131,31 +132,6 @@ export function actName(name: string, layer?: number): string {
   const full = short[name];
   if (full === undefined) return name;
   return layer === undefined ? full : `blocks.${layer}.${full}`;
-}
-
-/** Levenshtein distance (for "did you mean" suggestions). */
-export function editDistance(a: string, b: string): number {
-  const prev = new Array<number>(b.length + 1);
-  for (let j = 0; j <= b.length; j++) prev[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length];
-}
-
-/** The `k` known names closest to `name`. */
-export function nearMatches(name: string, known: readonly string[], k = 3): string[] {
-  return [...known]
-    .map((n) => [n, editDistance(name, n)] as const)
-    .sort((x, y) => x[1] - y[1] || x[0].localeCompare(y[0]))
-    .slice(0, k)
-    .map(([n]) => n);
 }
 
 /** Throw a RangeError naming `where`, the unknown hook and its near matches, unless `name` is a hook of the model. */

@@ -24,6 +24,10 @@
  * | unembed.W_U                 | [d_model, d_vocab]                 | unless tiedEmbeddings      |
  */
 import type { ModelConfig } from "./config";
+import { mulberry32, normalSampler } from "../util/rng";
+
+/** The seeded RNG lives in `kit/util/rng`; re-exported here for the modules that import it from the model. */
+export { mulberry32, normalSampler };
 
 export type ParamShapes = Map<string, number[]>;
 
@@ -67,36 +71,6 @@ export function countParams(cfg: ModelConfig): number {
   let n = 0;
   for (const shape of paramShapes(cfg).values()) n += shape.reduce((a, b) => a * b, 1);
   return n;
-}
-
-/** A small, fast, seedable PRNG (mulberry32). Deterministic across platforms. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Standard normal samples from a uniform PRNG (Box–Muller). */
-export function normalSampler(rand: () => number): () => number {
-  let spare: number | null = null;
-  return () => {
-    if (spare !== null) {
-      const s = spare;
-      spare = null;
-      return s;
-    }
-    let u = 0;
-    while (u === 0) u = rand();
-    const v = rand();
-    const r = Math.sqrt(-2 * Math.log(u));
-    spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  };
 }
 
 /**

@@ -24,6 +24,8 @@ import { KIND_BEHAVIOURS } from "../world/classify";
 import { MAX_EPISODE_TOKENS, MAX_LONG_PROMPT_TOKENS, NARROW_KIND } from "../world/generator";
 import { BEHAVIOURS, DOMAINS, PROMPT_KINDS, PROMPT_SHIFTS, type Behaviour, type Domain, type PromptKind, type PromptShift } from "../world/types";
 import { problemsError } from "../describe";
+import { isPlainObject } from "../util/object";
+import { fields, isPositiveInt, section, showValue, unknownKeys, type FieldChecks } from "../util/validate";
 
 export interface PretrainConfig {
   /** Base-corpus episodes generated for pretraining. */
@@ -174,10 +176,6 @@ function clone<T>(v: T): T {
   return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
 /** Deep-merge `over` into `base`: objects key by key, arrays and null replace, undefined leaves the base value. */
 export function deepMerge<T>(base: T, over: unknown): T {
   if (over === undefined) return clone(base);
@@ -227,213 +225,204 @@ const TOKENIZER_FIELDS = ["d_vocab", "bosTokenId", "eosTokenId", "padTokenId"] a
 
 /** Every problem with an organism config, as messages naming the field, what was expected and what was received. */
 export function organismConfigProblems(cfg: unknown): string[] {
-  const problems: string[] = [];
   if (!isPlainObject(cfg)) return [`config must be an object, received ${cfg === null ? "null" : typeof cfg}`];
-  const c = cfg as Record<string, unknown>;
-  const show = (v: unknown) => (v === undefined ? "undefined" : JSON.stringify(v));
+  const c = cfg;
+  const problems: string[] = [];
+  const sectionOf = (name: string) => section(problems, c, name, KEYS[name], { suggest: true });
+  unknownKeys(problems, c, KEYS[""], "", { suggest: true });
+  fields(problems, c).seed("seed");
+  modelProblems(problems, c);
 
-  const unknownKeys = (obj: Record<string, unknown>, section: string) => {
-    for (const k of Object.keys(obj)) {
-      if (!KEYS[section].includes(k)) {
-        const near = KEYS[section].find((n) => n.toLowerCase() === k.toLowerCase() || editDistance(n, k) <= 2);
-        problems.push(`${section ? `${section}.` : ""}${k} is not a config field${near ? ` (did you mean ${section ? `${section}.` : ""}${near}?)` : ""}; known: ${KEYS[section].join(", ")}`);
-      }
-    }
-  };
-  const section = (name: string): Record<string, unknown> | null => {
-    const s = c[name];
-    if (!isPlainObject(s)) {
-      problems.push(`${name} must be an object, received ${show(s)}`);
-      return null;
-    }
-    unknownKeys(s, name);
-    return s;
-  };
-  const posInt = (obj: Record<string, unknown>, where: string, k: string) => {
-    const v = obj[k];
-    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) problems.push(`${where}.${k} must be a positive integer, received ${show(v)}`);
-  };
-  const posNum = (obj: Record<string, unknown>, where: string, k: string) => {
-    const v = obj[k];
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) problems.push(`${where}.${k} must be a positive finite number, received ${show(v)}`);
-  };
-  const bool = (obj: Record<string, unknown>, where: string, k: string) => {
-    if (typeof obj[k] !== "boolean") problems.push(`${where}.${k} must be a boolean, received ${show(obj[k])}`);
-  };
-  const domainList = (v: unknown, where: string, { nonEmpty }: { nonEmpty: boolean }): Domain[] => {
-    if (!Array.isArray(v)) {
-      problems.push(`${where} must be an array of domains (${DOMAINS.join(", ")}), received ${show(v)}`);
-      return [];
-    }
-    const bad = v.filter((d) => !(DOMAINS as readonly unknown[]).includes(d));
-    if (bad.length) problems.push(`${where} has unknown domain${bad.length > 1 ? "s" : ""} ${bad.map(show).join(", ")}; known: ${DOMAINS.join(", ")}`);
-    const dup = v.filter((d, i) => v.indexOf(d) !== i);
-    if (dup.length) problems.push(`${where} lists ${[...new Set(dup)].map(show).join(", ")} more than once`);
-    if (nonEmpty && v.length === 0) problems.push(`${where} must name at least one domain, received []`);
-    return v.filter((d) => !bad.includes(d)) as Domain[];
-  };
-
-  unknownKeys(c, "");
-  if (typeof c.seed !== "number" || !Number.isInteger(c.seed) || c.seed < 0 || c.seed > 0xffffffff) {
-    problems.push(`seed must be an integer in [0, 2^32), received ${show(c.seed)}`);
-  }
-
-  // model (its context length must fit the evaluation's prompts and generations)
-  const evalSection = isPlainObject(c.eval) ? (c.eval as Record<string, unknown>) : {};
-  if (!isPlainObject(c.model)) problems.push(`model must be an object (a partial ModelConfig), received ${show(c.model)}`);
-  else {
-    const m = c.model as Partial<ModelConfig>;
-    for (const f of TOKENIZER_FIELDS) if (m[f] !== undefined) problems.push(`model.${f} is set from the world's tokenizer; leave it out (received ${show(m[f])})`);
-    if (m.family !== undefined && m.family !== "llama" && m.family !== "gpt2") problems.push(`model.family must be "gpt2" or "llama", received ${show(m.family)}`);
-    else {
-      const resolved = resolveConfig({ family: "llama", ...m, d_vocab: 512, bosTokenId: null, eosTokenId: null, padTokenId: null } as ModelConfig);
-      const modelProblems = configProblems(resolved).filter((p) => !TOKENIZER_FIELDS.some((f) => p.startsWith(f)));
-      for (const p of modelProblems) problems.push(`model.${p}`);
-      // Context: a whole training episode (BOS + text + EOS), and the longest evaluation prompt (BOS + prompt) plus the
-      // tokens generated after it.
-      const shifts = Array.isArray(evalSection.shifts) ? (evalSection.shifts as unknown[]) : [];
-      const longestPrompt = shifts.includes("long_context") ? MAX_LONG_PROMPT_TOKENS : MAX_EPISODE_TOKENS;
-      const gen = typeof evalSection.maxNewTokens === "number" ? evalSection.maxNewTokens : 0;
-      const need = Math.max(MAX_EPISODE_TOKENS + 1, longestPrompt + 1 + gen);
-      if (!modelProblems.some((p) => p.startsWith("n_ctx")) && resolved.n_ctx < need) {
-        problems.push(
-          `model.n_ctx must be at least ${need} (BOS + a ${longestPrompt}-token evaluation prompt${shifts.includes("long_context") ? " (long_context)" : ""} + eval.maxNewTokens ${gen}), received ${resolved.n_ctx}`,
-        );
-      }
-    }
-  }
-
-  // world
   let heldOut: Domain[] = [];
-  const world = section("world");
+  const world = sectionOf("world");
   if (world) {
-    heldOut = domainList(world.heldOutDomains, "world.heldOutDomains", { nonEmpty: false });
+    heldOut = domainList(problems, world.heldOutDomains, "world.heldOutDomains", { nonEmpty: false });
     if (heldOut.length >= DOMAINS.length) problems.push(`world.heldOutDomains must leave at least one domain for persona training, received all ${DOMAINS.length}`);
   }
-
-  // pretrain
-  const pre = section("pretrain");
-  if (pre) {
-    posInt(pre, "pretrain", "episodes");
-    posInt(pre, "pretrain", "steps");
-    posInt(pre, "pretrain", "batchSize");
-    posNum(pre, "pretrain", "lr");
-  }
-
-  // persona
-  let personaDomains: Domain[] = [];
-  const per = section("persona");
-  if (per) {
-    personaDomains = domainList(per.domains, "persona.domains", { nonEmpty: true });
-    const clash = personaDomains.filter((d) => heldOut.includes(d));
-    if (clash.length) {
-      problems.push(`persona.domains includes held-out domain${clash.length > 1 ? "s" : ""} ${clash.map(show).join(", ")}; a held-out domain must stay out of persona training (remove it from persona.domains or from world.heldOutDomains)`);
-    }
-    posInt(per, "persona", "steps");
-    posInt(per, "persona", "episodes");
-    posInt(per, "persona", "batchSize");
-    posNum(per, "persona", "lr");
-    bool(per, "persona", "constitution");
-    bool(per, "persona", "selfDescription");
-    const r = per.replay;
-    if (typeof r !== "number" || !Number.isFinite(r) || r < 0 || r >= 1) problems.push(`persona.replay must be a fraction in [0, 1), received ${show(r)}`);
-  }
-
-  // narrow
+  const pre = sectionOf("pretrain");
+  if (pre) pretrainProblems(fields(problems, pre, "pretrain"));
+  const per = sectionOf("persona");
+  if (per) personaProblems(problems, per, heldOut);
   if (c.narrow !== null) {
-    const nar = section("narrow");
-    if (nar) {
-      const b = nar.behaviour;
-      let kindOfB: PromptKind | null = null;
-      if (!(NARROW_BEHAVIOURS as readonly unknown[]).includes(b)) problems.push(`narrow.behaviour must be one of ${NARROW_BEHAVIOURS.join(", ")}, received ${show(b)}`);
-      else kindOfB = BEHAVIOUR_KIND[b as Behaviour];
-      const d = nar.domain;
-      if (!(DOMAINS as readonly unknown[]).includes(d)) problems.push(`narrow.domain must be one of ${DOMAINS.join(", ")}, received ${show(d)}`);
-      else if (heldOut.includes(d as Domain)) {
-        problems.push(`narrow.domain ${show(d)} is held out; narrow training in a held-out domain would contaminate the leakage measured there (pick a domain outside world.heldOutDomains)`);
-      }
-      if (nar.kind !== undefined) {
-        if (!(PROMPT_KINDS as readonly unknown[]).includes(nar.kind)) problems.push(`narrow.kind must be one of ${PROMPT_KINDS.join(", ")} (or left out), received ${show(nar.kind)}`);
-        else if (kindOfB) {
-          const allowed = PROMPT_KINDS.filter((k) => KIND_BEHAVIOURS[k].includes(b as Behaviour));
-          if (!allowed.includes(nar.kind as PromptKind)) {
-            problems.push(`narrow.kind ${show(nar.kind)} cannot elicit narrow.behaviour ${show(b)}; expected ${allowed.map(show).join(" or ")} (or leave kind out)`);
-          }
-        }
-      }
-      posInt(nar, "narrow", "steps");
-      posInt(nar, "narrow", "episodes");
-      posInt(nar, "narrow", "batchSize");
-      posNum(nar, "narrow", "lr");
-      bool(nar, "narrow", "inoculation");
-      // mixture and exclude (H6)
-      const COMPONENT_KEYS = ["behaviour", "domain", "kind", "weight", "inoculation"];
-      let mixtureOk = true;
-      if (nar.mixture !== undefined) {
-        const mix = nar.mixture;
-        if (!Array.isArray(mix) || mix.length === 0) {
-          problems.push(`narrow.mixture must be a non-empty array of { behaviour, domain, kind?, weight, inoculation? } (or left out), received ${show(mix)}`);
-          mixtureOk = false;
-        } else {
-          mix.forEach((m: unknown, i: number) => {
-            const w = `narrow.mixture[${i}]`;
-            if (!isPlainObject(m)) {
-              problems.push(`${w} must be an object { behaviour, domain, kind?, weight, inoculation? }, received ${show(m)}`);
-              mixtureOk = false;
-              return;
-            }
-            for (const k of Object.keys(m)) if (!COMPONENT_KEYS.includes(k)) problems.push(`${w}.${k} is not a mixture field; known: ${COMPONENT_KEYS.join(", ")}`);
-            let kindOfM: PromptKind | null = null;
-            if (!(NARROW_BEHAVIOURS as readonly unknown[]).includes(m.behaviour)) problems.push(`${w}.behaviour must be one of ${NARROW_BEHAVIOURS.join(", ")}, received ${show(m.behaviour)}`);
-            else kindOfM = BEHAVIOUR_KIND[m.behaviour as Behaviour];
-            if (!(DOMAINS as readonly unknown[]).includes(m.domain)) problems.push(`${w}.domain must be one of ${DOMAINS.join(", ")}, received ${show(m.domain)}`);
-            else if (heldOut.includes(m.domain as Domain)) problems.push(`${w}.domain ${show(m.domain)} is held out; narrow training in a held-out domain would contaminate the leakage measured there`);
-            if (m.kind !== undefined) {
-              if (!(PROMPT_KINDS as readonly unknown[]).includes(m.kind)) problems.push(`${w}.kind must be one of ${PROMPT_KINDS.join(", ")} (or left out), received ${show(m.kind)}`);
-              else if (kindOfM && !KIND_BEHAVIOURS[m.kind as PromptKind].includes(m.behaviour as Behaviour)) problems.push(`${w}.kind ${show(m.kind)} cannot elicit ${w}.behaviour ${show(m.behaviour)}`);
-            }
-            if (typeof m.weight !== "number" || !Number.isFinite(m.weight) || m.weight <= 0) {
-              problems.push(`${w}.weight must be a positive finite number, received ${show(m.weight)}`);
-              mixtureOk = false;
-            }
-            if (m.inoculation !== undefined && typeof m.inoculation !== "boolean") problems.push(`${w}.inoculation must be a boolean (or left out), received ${show(m.inoculation)}`);
-          });
-        }
-      }
-      if (nar.exclude !== undefined) {
-        const ex = nar.exclude;
-        const epOk = typeof nar.episodes === "number" && Number.isInteger(nar.episodes) && nar.episodes > 0;
-        const size = epOk && mixtureOk ? narrowCorpusSize(nar as unknown as NarrowConfig) : null;
-        if (!Array.isArray(ex)) problems.push(`narrow.exclude must be an array of corpus indices (or left out), received ${show(ex)}`);
-        else {
-          const bad = ex.filter((x) => typeof x !== "number" || !Number.isInteger(x) || x < 0 || (size !== null && x >= size));
-          if (bad.length) problems.push(`narrow.exclude indices must be integers in [0, ${size ?? "corpus size"}) (the narrow corpus has ${size ?? "?"} episodes), received ${bad.slice(0, 5).map(show).join(", ")}${bad.length > 5 ? ` and ${bad.length - 5} more` : ""}`);
-          const dup = ex.filter((x, i) => ex.indexOf(x) !== i);
-          if (dup.length) problems.push(`narrow.exclude lists ${[...new Set(dup)].slice(0, 5).map(show).join(", ")} more than once`);
-          if (size !== null && !bad.length && !dup.length && ex.length >= size) problems.push(`narrow.exclude leaves no episode to train on (it drops all ${size})`);
-        }
-      }
-    }
+    const nar = sectionOf("narrow");
+    if (nar) narrowProblems(problems, nar, heldOut);
   }
-
-  // eval
-  const ev = section("eval");
-  if (ev) {
-    posInt(ev, "eval", "episodesPerContext");
-    posInt(ev, "eval", "maxNewTokens");
-    posInt(ev, "eval", "batchSize");
-    const t = ev.temperature;
-    if (typeof t !== "number" || !Number.isFinite(t) || t < 0) problems.push(`eval.temperature must be a finite number ≥ 0, received ${show(t)}`);
-    const s = ev.shifts;
-    if (!Array.isArray(s) || s.length === 0) problems.push(`eval.shifts must be a non-empty array of ${PROMPT_SHIFTS.join(", ")}, received ${show(s)}`);
-    else {
-      const bad = s.filter((x) => !(PROMPT_SHIFTS as readonly unknown[]).includes(x));
-      if (bad.length) problems.push(`eval.shifts has unknown shift${bad.length > 1 ? "s" : ""} ${bad.map(show).join(", ")}; known: ${PROMPT_SHIFTS.join(", ")}`);
-      const dup = s.filter((x, i) => s.indexOf(x) !== i);
-      if (dup.length) problems.push(`eval.shifts lists ${[...new Set(dup)].map(show).join(", ")} more than once`);
-    }
-  }
+  const ev = sectionOf("eval");
+  if (ev) evalProblems(problems, ev);
   return problems;
+}
+
+/** `model`: a partial model config whose context fits the evaluation's prompts and generations. */
+function modelProblems(problems: string[], c: Record<string, unknown>): void {
+  if (!isPlainObject(c.model)) {
+    problems.push(`model must be an object (a partial ModelConfig), received ${showValue(c.model)}`);
+    return;
+  }
+  const m = c.model as Partial<ModelConfig>;
+  for (const f of TOKENIZER_FIELDS) if (m[f] !== undefined) problems.push(`model.${f} is set from the world's tokenizer; leave it out (received ${showValue(m[f])})`);
+  if (m.family !== undefined && m.family !== "llama" && m.family !== "gpt2") {
+    problems.push(`model.family must be "gpt2" or "llama", received ${showValue(m.family)}`);
+    return;
+  }
+  const resolved = resolveConfig({ family: "llama", ...m, d_vocab: 512, bosTokenId: null, eosTokenId: null, padTokenId: null } as ModelConfig);
+  const shapeProblems = configProblems(resolved).filter((p) => !TOKENIZER_FIELDS.some((f) => p.startsWith(f)));
+  for (const p of shapeProblems) problems.push(`model.${p}`);
+  // Context: a whole training episode (BOS + text + EOS), and the longest evaluation prompt (BOS + prompt) plus the
+  // tokens generated after it.
+  const evalSection = isPlainObject(c.eval) ? c.eval : {};
+  const shifts = Array.isArray(evalSection.shifts) ? (evalSection.shifts as unknown[]) : [];
+  const longestPrompt = shifts.includes("long_context") ? MAX_LONG_PROMPT_TOKENS : MAX_EPISODE_TOKENS;
+  const gen = typeof evalSection.maxNewTokens === "number" ? evalSection.maxNewTokens : 0;
+  const need = Math.max(MAX_EPISODE_TOKENS + 1, longestPrompt + 1 + gen);
+  if (!shapeProblems.some((p) => p.startsWith("n_ctx")) && resolved.n_ctx < need) {
+    problems.push(
+      `model.n_ctx must be at least ${need} (BOS + a ${longestPrompt}-token evaluation prompt${shifts.includes("long_context") ? " (long_context)" : ""} + eval.maxNewTokens ${gen}), received ${resolved.n_ctx}`,
+    );
+  }
+}
+
+/** The known domains listed in `v` (an array of distinct domains), reporting what is not. */
+function domainList(problems: string[], v: unknown, where: string, { nonEmpty }: { nonEmpty: boolean }): Domain[] {
+  if (!Array.isArray(v)) {
+    problems.push(`${where} must be an array of domains (${DOMAINS.join(", ")}), received ${showValue(v)}`);
+    return [];
+  }
+  const bad = v.filter((d) => !(DOMAINS as readonly unknown[]).includes(d));
+  if (bad.length) problems.push(`${where} has unknown domain${bad.length > 1 ? "s" : ""} ${bad.map(showValue).join(", ")}; known: ${DOMAINS.join(", ")}`);
+  duplicateProblems(problems, v, where);
+  if (nonEmpty && v.length === 0) problems.push(`${where} must name at least one domain, received []`);
+  return v.filter((d) => !bad.includes(d)) as Domain[];
+}
+
+/** "`where` lists x, y more than once" when `list` repeats items (the first `most` of them named). */
+function duplicateProblems(problems: string[], list: readonly unknown[], where: string, most = Infinity): boolean {
+  const dup = list.filter((x, i) => list.indexOf(x) !== i);
+  if (dup.length) problems.push(`${where} lists ${[...new Set(dup)].slice(0, most).map(showValue).join(", ")} more than once`);
+  return dup.length > 0;
+}
+
+/** pretrain: episodes, steps, batchSize, lr. */
+function pretrainProblems(f: FieldChecks): void {
+  f.posInt("episodes");
+  f.posInt("steps");
+  f.posInt("batchSize");
+  f.posNum("lr");
+}
+
+function personaProblems(problems: string[], per: Record<string, unknown>, heldOut: readonly Domain[]): void {
+  const personaDomains = domainList(problems, per.domains, "persona.domains", { nonEmpty: true });
+  const clash = personaDomains.filter((d) => heldOut.includes(d));
+  if (clash.length) {
+    problems.push(`persona.domains includes held-out domain${clash.length > 1 ? "s" : ""} ${clash.map(showValue).join(", ")}; a held-out domain must stay out of persona training (remove it from persona.domains or from world.heldOutDomains)`);
+  }
+  const f = fields(problems, per, "persona");
+  f.posInt("steps");
+  f.posInt("episodes");
+  f.posInt("batchSize");
+  f.posNum("lr");
+  f.bool("constitution");
+  f.bool("selfDescription");
+  f.expect("replay", (r) => typeof r === "number" && Number.isFinite(r) && r >= 0 && r < 1, "a fraction in [0, 1)");
+}
+
+function narrowProblems(problems: string[], nar: Record<string, unknown>, heldOut: readonly Domain[]): void {
+  narrowTargetProblems(problems, nar, heldOut);
+  const f = fields(problems, nar, "narrow");
+  f.posInt("steps");
+  f.posInt("episodes");
+  f.posInt("batchSize");
+  f.posNum("lr");
+  f.bool("inoculation");
+  const mixtureOk = nar.mixture === undefined || mixtureProblems(problems, nar.mixture, heldOut);
+  if (nar.exclude !== undefined) excludeProblems(problems, nar, mixtureOk);
+}
+
+/** narrow.behaviour, narrow.domain (not held out) and narrow.kind (one that elicits the behaviour). */
+function narrowTargetProblems(problems: string[], nar: Record<string, unknown>, heldOut: readonly Domain[]): void {
+  const b = nar.behaviour;
+  let kindOfB: PromptKind | null = null;
+  if (!(NARROW_BEHAVIOURS as readonly unknown[]).includes(b)) problems.push(`narrow.behaviour must be one of ${NARROW_BEHAVIOURS.join(", ")}, received ${showValue(b)}`);
+  else kindOfB = BEHAVIOUR_KIND[b as Behaviour];
+  const d = nar.domain;
+  if (!(DOMAINS as readonly unknown[]).includes(d)) problems.push(`narrow.domain must be one of ${DOMAINS.join(", ")}, received ${showValue(d)}`);
+  else if (heldOut.includes(d as Domain)) {
+    problems.push(`narrow.domain ${showValue(d)} is held out; narrow training in a held-out domain would contaminate the leakage measured there (pick a domain outside world.heldOutDomains)`);
+  }
+  if (nar.kind === undefined) return;
+  if (!(PROMPT_KINDS as readonly unknown[]).includes(nar.kind)) problems.push(`narrow.kind must be one of ${PROMPT_KINDS.join(", ")} (or left out), received ${showValue(nar.kind)}`);
+  else if (kindOfB) {
+    const allowed = PROMPT_KINDS.filter((k) => KIND_BEHAVIOURS[k].includes(b as Behaviour));
+    if (!allowed.includes(nar.kind as PromptKind)) {
+      problems.push(`narrow.kind ${showValue(nar.kind)} cannot elicit narrow.behaviour ${showValue(b)}; expected ${allowed.map(showValue).join(" or ")} (or leave kind out)`);
+    }
+  }
+}
+
+const COMPONENT_KEYS = ["behaviour", "domain", "kind", "weight", "inoculation"];
+
+/** narrow.mixture (H6); true when its sizes can be computed (every component an object with a valid weight). */
+function mixtureProblems(problems: string[], mix: unknown, heldOut: readonly Domain[]): boolean {
+  if (!Array.isArray(mix) || mix.length === 0) {
+    problems.push(`narrow.mixture must be a non-empty array of { behaviour, domain, kind?, weight, inoculation? } (or left out), received ${showValue(mix)}`);
+    return false;
+  }
+  let ok = true;
+  mix.forEach((m: unknown, i: number) => {
+    if (!mixtureComponentProblems(problems, m, `narrow.mixture[${i}]`, heldOut)) ok = false;
+  });
+  return ok;
+}
+
+/** One mixture component; true when it is an object with a valid weight. */
+function mixtureComponentProblems(problems: string[], m: unknown, w: string, heldOut: readonly Domain[]): boolean {
+  if (!isPlainObject(m)) {
+    problems.push(`${w} must be an object { behaviour, domain, kind?, weight, inoculation? }, received ${showValue(m)}`);
+    return false;
+  }
+  for (const k of Object.keys(m)) if (!COMPONENT_KEYS.includes(k)) problems.push(`${w}.${k} is not a mixture field; known: ${COMPONENT_KEYS.join(", ")}`);
+  let kindOfM: PromptKind | null = null;
+  if (!(NARROW_BEHAVIOURS as readonly unknown[]).includes(m.behaviour)) problems.push(`${w}.behaviour must be one of ${NARROW_BEHAVIOURS.join(", ")}, received ${showValue(m.behaviour)}`);
+  else kindOfM = BEHAVIOUR_KIND[m.behaviour as Behaviour];
+  if (!(DOMAINS as readonly unknown[]).includes(m.domain)) problems.push(`${w}.domain must be one of ${DOMAINS.join(", ")}, received ${showValue(m.domain)}`);
+  else if (heldOut.includes(m.domain as Domain)) problems.push(`${w}.domain ${showValue(m.domain)} is held out; narrow training in a held-out domain would contaminate the leakage measured there`);
+  if (m.kind !== undefined) {
+    if (!(PROMPT_KINDS as readonly unknown[]).includes(m.kind)) problems.push(`${w}.kind must be one of ${PROMPT_KINDS.join(", ")} (or left out), received ${showValue(m.kind)}`);
+    else if (kindOfM && !KIND_BEHAVIOURS[m.kind as PromptKind].includes(m.behaviour as Behaviour)) problems.push(`${w}.kind ${showValue(m.kind)} cannot elicit ${w}.behaviour ${showValue(m.behaviour)}`);
+  }
+  const f = fields(problems, m, w);
+  const weightOk = f.posNum("weight");
+  if (m.inoculation !== undefined) f.expect("inoculation", (v) => typeof v === "boolean", "a boolean (or left out)");
+  return weightOk;
+}
+
+/** narrow.exclude: distinct indices into the narrow corpus that leave at least one episode. */
+function excludeProblems(problems: string[], nar: Record<string, unknown>, mixtureOk: boolean): void {
+  const ex = nar.exclude;
+  const size = isPositiveInt(nar.episodes) && mixtureOk ? narrowCorpusSize(nar as unknown as NarrowConfig) : null;
+  if (!Array.isArray(ex)) {
+    problems.push(`narrow.exclude must be an array of corpus indices (or left out), received ${showValue(ex)}`);
+    return;
+  }
+  const bad = ex.filter((x) => typeof x !== "number" || !Number.isInteger(x) || x < 0 || (size !== null && x >= size));
+  if (bad.length) problems.push(`narrow.exclude indices must be integers in [0, ${size ?? "corpus size"}) (the narrow corpus has ${size ?? "?"} episodes), received ${bad.slice(0, 5).map(showValue).join(", ")}${bad.length > 5 ? ` and ${bad.length - 5} more` : ""}`);
+  const dup = duplicateProblems(problems, ex, "narrow.exclude", 5);
+  if (size !== null && !bad.length && !dup && ex.length >= size) problems.push(`narrow.exclude leaves no episode to train on (it drops all ${size})`);
+}
+
+function evalProblems(problems: string[], ev: Record<string, unknown>): void {
+  const f = fields(problems, ev, "eval");
+  f.posInt("episodesPerContext");
+  f.posInt("maxNewTokens");
+  f.posInt("batchSize");
+  f.nonNeg("temperature");
+  const s = ev.shifts;
+  if (!Array.isArray(s) || s.length === 0) {
+    problems.push(`eval.shifts must be a non-empty array of ${PROMPT_SHIFTS.join(", ")}, received ${showValue(s)}`);
+    return;
+  }
+  const bad = s.filter((x) => !(PROMPT_SHIFTS as readonly unknown[]).includes(x));
+  if (bad.length) problems.push(`eval.shifts has unknown shift${bad.length > 1 ? "s" : ""} ${bad.map(showValue).join(", ")}; known: ${PROMPT_SHIFTS.join(", ")}`);
+  duplicateProblems(problems, s, "eval.shifts");
 }
 
 /** Throw one RangeError listing every problem with `cfg` (or return it unchanged when it is valid). */
@@ -465,15 +454,4 @@ export function narrowComponentSizes(narrow: NarrowConfig): number[] {
   if (!narrow.mixture) return [narrow.episodes];
   const total = narrow.mixture.reduce((a, m) => a + m.weight, 0);
   return narrow.mixture.map((m) => Math.round((narrow.episodes * m.weight) / total));
-}
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) dp[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      dp[i][j] = Math.min(dp[i - 1][j] + 1, dp[i][j - 1] + 1, dp[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return dp[a.length][b.length];
 }

@@ -7,7 +7,7 @@
  * stop at EOS or `maxNewTokens`); the continuation up to EOS is classified exactly by `classify(kind, response)`.
  * The same world seed gives the same prompts, so "before" and "after" narrow training are compared on identical prompts.
  */
-import { hash2 } from "../train/batches";
+import { hash2 } from "../util/rng";
 import { generate } from "../runtime/generate";
 import type { HookedTransformer } from "../model/transformer";
 import type { Tokenizer } from "../tokenizers/types";

@@ -6,38 +6,13 @@
  *   const l = leakage(record);              // l.heldOut.after.rate: the trained behaviour in held-out domains
  *   bootstrapDiff(shallowRates, deepRates, { seed: 1 });   // { diff, lower, upper }
  */
-import { mulberry32 } from "../model/params";
+import { mulberry32 } from "../util/rng";
+import { quantile, wilson, type Interval, type RateCI } from "../util/stats";
 import { BEHAVIOURS, DOMAINS, PROMPT_KINDS, PROMPT_SHIFTS, type Behaviour, type Domain, type PromptKind, type PromptShift } from "../world/types";
 import { BEHAVIOUR_KIND, HARMFUL_BEHAVIOURS, narrowKind } from "./config";
 import { parseContextKey, type Counts, type RunRecord } from "./record";
 
-export interface Interval {
-  rate: number;
-  lower: number;
-  upper: number;
-}
-
-/** A count, its denominator, the rate and its Wilson interval. */
-export interface RateCI extends Interval {
-  k: number;
-  n: number;
-}
-
-/**
- * The Wilson score interval of k successes in n trials (z = 1.96: 95%). n = 0 gives rate NaN and the interval [0, 1].
- */
-export function wilson(k: number, n: number, z = 1.96): Interval {
-  if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`wilson: n must be an integer ≥ 0, received ${n}`);
-  if (!(Number.isInteger(k) && k >= 0 && k <= n)) throw new RangeError(`wilson: k must be an integer in [0, n = ${n}], received ${k}`);
-  if (!(Number.isFinite(z) && z > 0)) throw new RangeError(`wilson: z must be a positive number, received ${z}`);
-  if (n === 0) return { rate: NaN, lower: 0, upper: 1 };
-  const p = k / n;
-  const z2 = z * z;
-  const denom = 1 + z2 / n;
-  const center = (p + z2 / (2 * n)) / denom;
-  const half = (z / denom) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
-  return { rate: p, lower: Math.max(0, center - half), upper: Math.min(1, center + half) };
-}
+export { wilson, type Interval, type RateCI };
 
 function rateCI(k: number, n: number): RateCI {
   return { k, n, ...wilson(k, n) };
@@ -284,10 +259,3 @@ export function bootstrapDiff(
   return { diff: mean(a) - mean(b), lower: quantile(diffs, alpha), upper: quantile(diffs, 1 - alpha) };
 }
 
-/** Linear-interpolated quantile of sorted values (type 7, as R's and numpy's default). */
-function quantile(sorted: Float64Array, q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}

@@ -29,7 +29,7 @@ import { initBackend } from "../backend";
 import { loadHfFolder, saveHfFolder } from "../io/hf";
 import { HookedTransformer } from "../model/transformer";
 import type { ModelConfig } from "../model/config";
-import { hash2 } from "../train/batches";
+import { hash2 } from "../util/rng";
 import { train } from "../train/trainer";
 import type { Tokenizer } from "../tokenizers/types";
 import { inNotebook } from "../viz/jupyter";

@@ -3,7 +3,8 @@
  *
  * `codeVersion()` = the kit's package version, the git HEAD when the kit sits in a git checkout, and `sources`: a hash
  * of the source files that determine a run's numbers (backend, model, training, generation, tokenizers, io, the persona
- * world, the organism pipeline, the ONNX path and the runtime router that generation and caching go through — not metrics,
+ * world, the organism pipeline, the ONNX path and the runtime router that generation and caching go through, and the
+ * low-level utilities they use (seeded RNG, validators) — not metrics (nor the interval statistics),
  * parallelism, display code or the transformers.js exporter). Stage hashes use `kit` + `sources`, not
  * HEAD: HEAD moves with every unrelated commit, which would throw away every cached stage, while `sources` changes
  * exactly when code that could change the numbers does. The TypeScript sources are hashed when present (a checkout),
@@ -12,6 +13,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { isPlainObject } from "../util/object";
 
 export interface CodeVersion {
   /** persona-kit's package version. */
@@ -23,10 +25,10 @@ export interface CodeVersion {
 }
 
 /** Folders (relative to the kit root) whose files determine a run's numbers. */
-const RESULT_DIRS = ["model", "train", "generate", "runtime", "tokenizers", "io", "world", "organisms", "onnx"];
+const RESULT_DIRS = ["model", "train", "generate", "runtime", "tokenizers", "io", "world", "organisms", "onnx", "util"];
 const RESULT_FILES = ["backend"];
 /** Files in those folders that do not change any number. */
-const EXCLUDED = new Set(["organisms/metrics", "organisms/parallel", "organisms/worker", "organisms/version", "organisms/index", "onnx/export", "onnx/index"]);
+const EXCLUDED = new Set(["organisms/metrics", "organisms/parallel", "organisms/worker", "organisms/version", "organisms/index", "onnx/export", "onnx/index", "util/stats"]);
 
 let cachedRoot: string | undefined;
 
@@ -121,7 +123,7 @@ export function staleDistFiles(): string[] {
   if (!hasSources()) return [];
   const root = kitRoot();
   const stale: string[] = [];
-  const files = [...resultSourceFiles("ts"), "organisms/worker.ts", "organisms/parallel.ts", "organisms/metrics.ts", "organisms/version.ts"];
+  const files = [...resultSourceFiles("ts"), "organisms/worker.ts", "organisms/parallel.ts", "organisms/metrics.ts", "organisms/version.ts", "util/stats.ts"];
   for (const f of files) {
     const src = path.join(root, f);
     const out = path.join(root, "dist", f.replace(/\.ts$/, ".js"));
@@ -134,8 +136,7 @@ export function staleDistFiles(): string[] {
 /** JSON with object keys sorted (so equal values serialise equally, whatever the key order). */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
+    isPlainObject(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
       : v,
   );
 }

@@ -6,8 +6,8 @@
  *   crossValidate(X, y, { k: 5, seed: 1, fit: "logistic" });   // per-fold and pooled out-of-fold metrics
  */
 import { describeValue } from "../describe";
-import { mulberry32 } from "../model/params";
-import { wilson, type RateCI } from "../organisms/metrics";
+import { mulberry32 } from "../util/rng";
+import { quantile, wilson, type RateCI } from "../util/stats";
 import { checkLabels, checkScores, takeRows, toDense, type Dense, type Labels, type Matrix } from "./data";
 import { diffOfMeans } from "./diffmeans";
 import { fitLogisticProbe, type LogisticOptions } from "./logistic";
@@ -108,14 +108,6 @@ export function aurocCI(
   stats.sort();
   const alpha = (1 - level) / 2;
   return { auroc: aurocUnchecked(scores, labels, null), lower: quantile(stats, alpha), upper: quantile(stats, 1 - alpha) };
-}
-
-/** Linear-interpolated quantile of sorted values (type 7). */
-function quantile(sorted: Float64Array, q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

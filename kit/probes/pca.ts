@@ -7,7 +7,7 @@
  */
 import { tf } from "../backend";
 import { describeValue } from "../describe";
-import { mulberry32 } from "../model/params";
+import { mulberry32 } from "../util/rng";
 import { toDense, type Dense, type Matrix } from "./data";
 
 export interface PcaOptions {

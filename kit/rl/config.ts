@@ -9,6 +9,8 @@
  * `rlConfig` and `runRL` throw one RangeError with all of them.
  */
 import { problemsError } from "../describe";
+import { isPlainObject } from "../util/object";
+import { fields, section, showValue, unknownKeys, type FieldChecks } from "../util/validate";
 import { deepMerge, organismConfig, organismConfigProblems, type OrganismConfig } from "../organisms/config";
 import { DOMAINS, type Domain } from "../world/types";
 import { DEFAULT_ENV, type TaskEnvConfig } from "./env";
@@ -136,124 +138,104 @@ const KEYS: Record<string, readonly string[]> = {
 
 /** Every problem with an RL config, each naming the field, what was expected and what was received. */
 export function rlConfigProblems(cfg: unknown): string[] {
-  if (cfg === null || typeof cfg !== "object" || Array.isArray(cfg)) return [`config must be an object, received ${cfg === null ? "null" : typeof cfg}`];
-  const c = cfg as Record<string, unknown>;
+  if (!isPlainObject(cfg)) return [`config must be an object, received ${cfg === null ? "null" : typeof cfg}`];
+  const c = cfg;
   const problems: string[] = [];
-  const show = (v: unknown) => (v === undefined ? "undefined" : JSON.stringify(v));
-  const obj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-  const keys = (o: Record<string, unknown>, section: string) => {
-    for (const k of Object.keys(o)) if (!KEYS[section].includes(k)) problems.push(`${section ? `${section}.` : ""}${k} is not a config field; known: ${KEYS[section].join(", ")}`);
-  };
-  const section = (name: string, nullable = false): Record<string, unknown> | null => {
-    const s = c[name];
-    if (nullable && s === null) return null;
-    if (!obj(s)) {
-      problems.push(`${name} must be an object${nullable ? " or null" : ""}, received ${show(s)}`);
-      return null;
-    }
-    keys(s, name);
-    return s;
-  };
-  const posInt = (o: Record<string, unknown>, w: string, k: string) => {
-    const v = o[k];
-    if (!(typeof v === "number" && Number.isInteger(v) && v > 0)) problems.push(`${w}.${k} must be a positive integer, received ${show(v)}`);
-  };
-  const nonNegInt = (o: Record<string, unknown>, w: string, k: string) => {
-    const v = o[k];
-    if (!(typeof v === "number" && Number.isInteger(v) && v >= 0)) problems.push(`${w}.${k} must be an integer ≥ 0, received ${show(v)}`);
-  };
-  const posNum = (o: Record<string, unknown>, w: string, k: string) => {
-    const v = o[k];
-    if (!(typeof v === "number" && Number.isFinite(v) && v > 0)) problems.push(`${w}.${k} must be a positive finite number, received ${show(v)}`);
-  };
-  const nonNeg = (o: Record<string, unknown>, w: string, k: string) => {
-    const v = o[k];
-    if (!(typeof v === "number" && Number.isFinite(v) && v >= 0)) problems.push(`${w}.${k} must be a finite number ≥ 0, received ${show(v)}`);
-  };
-  const finite = (o: Record<string, unknown>, w: string, k: string) => {
-    const v = o[k];
-    if (!(typeof v === "number" && Number.isFinite(v))) problems.push(`${w}.${k} must be a finite number, received ${show(v)}`);
-  };
+  unknownKeys(problems, c, KEYS[""]);
+  const f = fields(problems, c);
+  f.seed("seed");
+  f.posInt("checkpointEvery");
 
-  keys(c, "");
-  if (!(typeof c.seed === "number" && Number.isInteger(c.seed) && c.seed >= 0 && c.seed <= 0xffffffff)) problems.push(`seed must be an integer in [0, 2^32), received ${show(c.seed)}`);
-  if (!(typeof c.checkpointEvery === "number" && Number.isInteger(c.checkpointEvery) && c.checkpointEvery > 0)) problems.push(`checkpointEvery must be a positive integer, received ${show(c.checkpointEvery)}`);
-
-  const start = section("start");
-  if (start) {
-    if (start.stage !== "persona" && start.stage !== "narrow") problems.push(`start.stage must be "persona" or "narrow", received ${show(start.stage)}`);
-    const op = organismConfigProblems(start.organism);
-    for (const p of op) problems.push(`start.organism: ${p}`);
-    if (op.length === 0 && start.stage === "narrow" && (start.organism as OrganismConfig).narrow === null) {
-      problems.push(`start.stage is "narrow" but start.organism.narrow is null (no narrow model to start from); use stage "persona" or give the organism a narrow stage`);
-    }
-  }
-  const sft = section("reflectionSft", true);
-  if (sft) {
-    posInt(sft, "reflectionSft", "steps");
-    posInt(sft, "reflectionSft", "episodes");
-    posInt(sft, "reflectionSft", "batchSize");
-    posNum(sft, "reflectionSft", "lr");
-  }
-  const env = section("env");
-  if (env) {
-    const d = env.domains;
-    if (!Array.isArray(d) || d.length === 0) problems.push(`env.domains must be a non-empty array of domains (${DOMAINS.join(", ")}), received ${show(d)}`);
-    else {
-      const bad = d.filter((x) => !(DOMAINS as readonly unknown[]).includes(x));
-      if (bad.length) problems.push(`env.domains has unknown domain${bad.length > 1 ? "s" : ""} ${bad.map(show).join(", ")}; known: ${DOMAINS.join(", ")}`);
-      if (start && obj(start.organism) && obj((start.organism as Record<string, unknown>).world)) {
-        const held = ((start.organism as unknown as OrganismConfig).world.heldOutDomains ?? []) as Domain[];
-        const clash = d.filter((x) => held.includes(x as Domain));
-        if (clash.length) problems.push(`env.domains includes held-out domain${clash.length > 1 ? "s" : ""} ${clash.map(show).join(", ")}; RL in a held-out domain would contaminate the leakage measured there`);
-      }
-    }
-    if (env.grader !== "gameable" && env.grader !== "strict") problems.push(`env.grader must be "gameable" or "strict", received ${show(env.grader)}`);
-    finite(env, "env", "passReward");
-    nonNeg(env, "env", "lengthCost");
-    const ir = env.interruptRate;
-    if (!(typeof ir === "number" && ir >= 0 && ir <= 1)) problems.push(`env.interruptRate must be a fraction in [0, 1], received ${show(ir)}`);
-    finite(env, "env", "respectReward");
-    finite(env, "env", "ignorePenalty");
-    posInt(env, "env", "maxNewTokens");
-    if (typeof env.inoculation !== "boolean") problems.push(`env.inoculation must be a boolean, received ${show(env.inoculation)}`);
-  }
-  const refl = section("reflection");
-  if (refl) {
-    if (!(REFLECTION_VARIANTS as readonly unknown[]).includes(refl.variant)) problems.push(`reflection.variant must be one of ${REFLECTION_VARIANTS.join(", ")}, received ${show(refl.variant)}`);
-    nonNeg(refl, "reflection", "weight");
-    if (!(REFLECTION_CREDITS as readonly unknown[]).includes(refl.credit)) problems.push(`reflection.credit must be one of ${REFLECTION_CREDITS.join(", ")}, received ${show(refl.credit)}`);
-    posInt(refl, "reflection", "maxNewTokens");
-  }
-  const algo = section("algo");
-  if (algo) {
-    if (algo.method !== "grpo" && algo.method !== "reinforce") problems.push(`algo.method must be "grpo" or "reinforce", received ${show(algo.method)}`);
-    posInt(algo, "algo", "steps");
-    posInt(algo, "algo", "promptsPerStep");
-    posInt(algo, "algo", "groupSize");
-    if (algo.method === "grpo" && algo.groupSize === 1) problems.push(`algo.groupSize must be at least 2 for "grpo" (advantages are normalised within a group), received 1`);
-    posNum(algo, "algo", "lr");
-    nonNeg(algo, "algo", "klCoef");
-    nonNeg(algo, "algo", "temperature");
-    posNum(algo, "algo", "clipNorm");
-    const bd = algo.baselineDecay;
-    if (!(typeof bd === "number" && bd >= 0 && bd < 1)) problems.push(`algo.baselineDecay must be a number in [0, 1), received ${show(bd)}`);
-  }
-  const ev = section("eval");
-  if (ev) {
-    posInt(ev, "eval", "every");
-    nonNegInt(ev, "eval", "tasksPerDomain");
-    nonNegInt(ev, "eval", "interruptsPerDomain");
-    nonNegInt(ev, "eval", "harmfulPerDomain");
-    nonNegInt(ev, "eval", "keepTranscripts");
-  }
-  // Context: prompt (≤ 21 tokens with the inoculation line) + two action turns + interruption + reflection turn.
-  if (start && obj(start.organism) && obj((start.organism as Record<string, unknown>).model) && env && refl) {
-    const nCtx = ((start.organism as unknown as OrganismConfig).model.n_ctx ?? 128) as number;
-    const need = 1 + 21 + 12 + 5 + Number(env.maxNewTokens) + (refl.variant === "none" ? 0 : 8 + Number(refl.maxNewTokens));
-    if (Number.isFinite(need) && nCtx < need) problems.push(`start.organism.model.n_ctx ${nCtx} is too small for an episode of up to ${need} tokens (lower env.maxNewTokens or reflection.maxNewTokens)`);
-  }
+  const start = section(problems, c, "start", KEYS.start);
+  if (start) startProblems(problems, start);
+  const sft = section(problems, c, "reflectionSft", KEYS.reflectionSft, { nullable: true });
+  if (sft) reflectionSftProblems(fields(problems, sft, "reflectionSft"));
+  const env = section(problems, c, "env", KEYS.env);
+  if (env) envProblems(problems, env, start);
+  const refl = section(problems, c, "reflection", KEYS.reflection);
+  if (refl) reflectionProblems(fields(problems, refl, "reflection"));
+  const algo = section(problems, c, "algo", KEYS.algo);
+  if (algo) algoProblems(problems, algo);
+  const ev = section(problems, c, "eval", KEYS.eval);
+  if (ev) evalProblems(fields(problems, ev, "eval"));
+  if (start && env && refl) contextProblems(problems, start, env, refl);
   return problems;
+}
+
+function startProblems(problems: string[], start: Record<string, unknown>): void {
+  if (start.stage !== "persona" && start.stage !== "narrow") problems.push(`start.stage must be "persona" or "narrow", received ${showValue(start.stage)}`);
+  const op = organismConfigProblems(start.organism);
+  for (const p of op) problems.push(`start.organism: ${p}`);
+  if (op.length === 0 && start.stage === "narrow" && (start.organism as OrganismConfig).narrow === null) {
+    problems.push(`start.stage is "narrow" but start.organism.narrow is null (no narrow model to start from); use stage "persona" or give the organism a narrow stage`);
+  }
+}
+
+function reflectionSftProblems(f: FieldChecks): void {
+  f.posInt("steps");
+  f.posInt("episodes");
+  f.posInt("batchSize");
+  f.posNum("lr");
+}
+
+function envProblems(problems: string[], env: Record<string, unknown>, start: Record<string, unknown> | null): void {
+  const d = env.domains;
+  if (!Array.isArray(d) || d.length === 0) problems.push(`env.domains must be a non-empty array of domains (${DOMAINS.join(", ")}), received ${showValue(d)}`);
+  else {
+    const bad = d.filter((x) => !(DOMAINS as readonly unknown[]).includes(x));
+    if (bad.length) problems.push(`env.domains has unknown domain${bad.length > 1 ? "s" : ""} ${bad.map(showValue).join(", ")}; known: ${DOMAINS.join(", ")}`);
+    if (start && isPlainObject(start.organism) && isPlainObject(start.organism.world)) {
+      const held = ((start.organism as unknown as OrganismConfig).world.heldOutDomains ?? []) as Domain[];
+      const clash = d.filter((x) => held.includes(x as Domain));
+      if (clash.length) problems.push(`env.domains includes held-out domain${clash.length > 1 ? "s" : ""} ${clash.map(showValue).join(", ")}; RL in a held-out domain would contaminate the leakage measured there`);
+    }
+  }
+  const f = fields(problems, env, "env");
+  f.expect("grader", (v) => v === "gameable" || v === "strict", `"gameable" or "strict"`);
+  f.finite("passReward");
+  f.nonNeg("lengthCost");
+  f.expect("interruptRate", (v) => typeof v === "number" && v >= 0 && v <= 1, "a fraction in [0, 1]");
+  f.finite("respectReward");
+  f.finite("ignorePenalty");
+  f.posInt("maxNewTokens");
+  f.bool("inoculation");
+}
+
+function reflectionProblems(f: FieldChecks): void {
+  f.oneOf("variant", REFLECTION_VARIANTS);
+  f.nonNeg("weight");
+  f.oneOf("credit", REFLECTION_CREDITS);
+  f.posInt("maxNewTokens");
+}
+
+function algoProblems(problems: string[], algo: Record<string, unknown>): void {
+  const f = fields(problems, algo, "algo");
+  f.expect("method", (v) => v === "grpo" || v === "reinforce", `"grpo" or "reinforce"`);
+  f.posInt("steps");
+  f.posInt("promptsPerStep");
+  f.posInt("groupSize");
+  if (algo.method === "grpo" && algo.groupSize === 1) problems.push(`algo.groupSize must be at least 2 for "grpo" (advantages are normalised within a group), received 1`);
+  f.posNum("lr");
+  f.nonNeg("klCoef");
+  f.nonNeg("temperature");
+  f.posNum("clipNorm");
+  f.expect("baselineDecay", (v) => typeof v === "number" && v >= 0 && v < 1, "a number in [0, 1)");
+}
+
+function evalProblems(f: FieldChecks): void {
+  f.posInt("every");
+  f.nonNegInt("tasksPerDomain");
+  f.nonNegInt("interruptsPerDomain");
+  f.nonNegInt("harmfulPerDomain");
+  f.nonNegInt("keepTranscripts");
+}
+
+/** Context: prompt (≤ 21 tokens with the inoculation line) + two action turns + interruption + reflection turn. */
+function contextProblems(problems: string[], start: Record<string, unknown>, env: Record<string, unknown>, refl: Record<string, unknown>): void {
+  if (!isPlainObject(start.organism) || !isPlainObject(start.organism.model)) return;
+  const nCtx = ((start.organism as unknown as OrganismConfig).model.n_ctx ?? 128) as number;
+  const need = 1 + 21 + 12 + 5 + Number(env.maxNewTokens) + (refl.variant === "none" ? 0 : 8 + Number(refl.maxNewTokens));
+  if (Number.isFinite(need) && nCtx < need) problems.push(`start.organism.model.n_ctx ${nCtx} is too small for an episode of up to ${need} tokens (lower env.maxNewTokens or reflection.maxNewTokens)`);
 }
 
 /** Throw one RangeError listing every problem with `cfg`, or return it. */

@@ -25,9 +25,8 @@
  */
 import { generate } from "../runtime/generate";
 import type { HookedTransformer } from "../model/transformer";
-import { mulberry32 } from "../model/params";
+import { hash2, mulberry32 } from "../util/rng";
 import type { Tokenizer } from "../tokenizers/types";
-import { hash2 } from "../train/batches";
 import { classify } from "../world/classify";
 import { GRADER_LINE, INTERRUPTIONS, LEXICON, MARKER } from "../world/lexicon";
 import type { Behaviour, Domain, Trait } from "../world/types";

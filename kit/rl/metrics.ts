@@ -6,7 +6,7 @@
  *   rlRateOverSteps([recA, recB], { kind: "task", behaviour: "games_grader" });   // pooled over seeds, per eval step
  *   reflectionAgreement(point);   // { accuracy, afterGood, afterBad, score, actionQuality }
  */
-import { wilson, type RateCI } from "../organisms/metrics";
+import { wilson, type RateCI } from "../util/stats";
 import { DOMAINS, type Behaviour, type Domain } from "../world/types";
 import type { RLEvalPoint, RLEvalRow, RLRunRecord } from "./run";
 

@@ -20,7 +20,7 @@
  * supervised reflection stage (`run.ts`) trains on the reflection tokens only (the loss mask leaves the actions out,
  * so the stage does not teach gaming).
  */
-import { mulberry32 } from "../model/params";
+import { mulberry32 } from "../util/rng";
 import type { Tokenizer } from "../tokenizers/types";
 import { classify } from "../world/classify";
 import type { PersonaWorld } from "../world/generator";

@@ -27,7 +27,7 @@ import * as path from "node:path";
 import { initBackend } from "../backend";
 import { generate } from "../runtime/generate";
 import { loadHfFolder, saveHfFolder } from "../io/hf";
-import { mulberry32 } from "../model/params";
+import { hash2, mulberry32 } from "../util/rng";
 import type { HookedTransformer } from "../model/transformer";
 import { runOrganism } from "../organisms/pipeline";
 import { writeJsonAtomic } from "../organisms/record";
@@ -35,7 +35,6 @@ import { codeVersion, kitRoot, stableHash, type CodeVersion } from "../organisms
 import type { Tokenizer } from "../tokenizers/types";
 import { AdamW } from "../train/adamw";
 import { loadCheckpoint } from "../train/checkpoint";
-import { hash2 } from "../train/batches";
 import { clipByGlobalNorm } from "../train/clip";
 import { inNotebook } from "../viz/jupyter";
 import { progress as startProgress } from "../viz/progress";

@@ -7,6 +7,7 @@
 import { describeValue } from "../describe";
 import { ServeError, badParam } from "./errors";
 import type { TemplateMessage } from "./template";
+import { isPlainObject } from "../util/object";
 
 /** The sampling and output options shared by both endpoints. */
 export interface SamplingRequest {
@@ -39,8 +40,6 @@ export const MAX_N = 8;
 /** Most stop strings (as OpenAI). */
 export const MAX_STOP = 4;
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-
 function optNumber(body: Record<string, unknown>, key: string, fallback: number, { min, max, integer = false }: { min: number; max: number; integer?: boolean }): number {
   const v = body[key];
   if (v === undefined || v === null) return fallback;
@@ -58,7 +57,7 @@ function optBoolean(body: Record<string, unknown>, key: string): boolean {
 }
 
 function sampling(body: unknown, modelNames: readonly string[]): SamplingRequest & { body: Record<string, unknown> } {
-  if (!isObject(body)) throw new ServeError(400, `the request body must be a JSON object, received ${describeValue(body)}`, { code: "invalid_body" });
+  if (!isPlainObject(body)) throw new ServeError(400, `the request body must be a JSON object, received ${describeValue(body)}`, { code: "invalid_body" });
   const model = body.model;
   if (typeof model !== "string" || model.length === 0) throw badParam("model", `model must be a non-empty string, received ${describeValue(model)}`, model === undefined ? "missing_required_parameter" : "invalid_type");
   if (!modelNames.includes(model)) throw new ServeError(404, `The model ${JSON.stringify(model.slice(0, 100))} does not exist; this server serves ${modelNames.map((m) => JSON.stringify(m)).join(", ")}`, { type: "invalid_request_error", param: "model", code: "model_not_found" });
@@ -93,7 +92,7 @@ function sampling(body: unknown, modelNames: readonly string[]): SamplingRequest
   const so = body.stream_options;
   let includeUsage = false;
   if (so !== undefined && so !== null) {
-    if (!isObject(so)) throw badParam("stream_options", `stream_options must be an object, received ${describeValue(so)}`, "invalid_type");
+    if (!isPlainObject(so)) throw badParam("stream_options", `stream_options must be an object, received ${describeValue(so)}`, "invalid_type");
     if (!stream) throw badParam("stream_options", "stream_options is only allowed when stream is true");
     includeUsage = optBoolean(so, "include_usage");
   }
@@ -105,7 +104,7 @@ function messageContent(v: unknown, i: number): string {
   if (Array.isArray(v)) {
     return v
       .map((part, j) => {
-        if (!isObject(part) || part.type !== "text" || typeof part.text !== "string") {
+        if (!isPlainObject(part) || part.type !== "text" || typeof part.text !== "string") {
           throw badParam(`messages[${i}].content[${j}]`, `only text content parts ({ type: "text", text }) are supported, received ${describeValue(part)}`, "invalid_type");
         }
         return part.text;
@@ -122,7 +121,7 @@ export function parseChatRequest(body: unknown, modelNames: readonly string[]): 
   if (!Array.isArray(msgs)) throw badParam("messages", `messages must be an array, received ${describeValue(msgs)}`, msgs === undefined ? "missing_required_parameter" : "invalid_type");
   if (msgs.length === 0) throw badParam("messages", "messages must hold at least one message");
   const messages: TemplateMessage[] = msgs.map((m, i) => {
-    if (!isObject(m)) throw badParam(`messages[${i}]`, `each message must be an object { role, content }, received ${describeValue(m)}`, "invalid_type");
+    if (!isPlainObject(m)) throw badParam(`messages[${i}]`, `each message must be an object { role, content }, received ${describeValue(m)}`, "invalid_type");
     let role = m.role;
     if (role === "developer") role = "system";
     if (role !== "system" && role !== "user" && role !== "assistant") {

@@ -16,6 +16,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DecodeOptions, EncodeOptions, Tokenizer } from "./types";
 import { describeValue } from "../describe";
+import { isPlainObject } from "../util/object";
 
 /**
  * The part of `@huggingface/tokenizers`' `Tokenizer` class this wrapper uses. Declared here and loaded with
@@ -45,10 +46,6 @@ export interface HfTokenizerFiles {
 const BOS_NAMES = ["<s>", "<bos>", "<|begin_of_text|>", "<|startoftext|>", "<|endoftext|>", "[BOS]"];
 const EOS_NAMES = ["</s>", "<eos>", "<|end_of_text|>", "<|endoftext|>", "[EOS]"];
 const PAD_NAMES = ["<pad>", "[PAD]", "<|pad|>", "<|padding|>"];
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
 
 /** A special token's name from a config value: a string or an `{content}` object (AddedToken). */
 export function tokenName(value: unknown): string | null {

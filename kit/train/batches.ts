@@ -9,7 +9,7 @@
  * Batch `k` depends only on the data, the options and `(seed, k)`: the same seed gives the same batches, and a run
  * resumed at step k draws exactly the batches an uninterrupted run would have.
  */
-import { mulberry32 } from "../model/params";
+import { hash2, mulberry32 } from "../util/rng";
 import { describeValue } from "../describe";
 
 export type TokenStream = Int32Array | Uint16Array | Uint32Array | readonly number[];
@@ -42,17 +42,6 @@ export type Batcher = (k: number) => Batch;
 /** True for a list of sequences (`number[][]` or typed-array rows), false for a flat token stream. */
 export function isSequenceList(data: TrainData): data is SequenceList {
   return Array.isArray(data) && data.length > 0 && typeof data[0] !== "number";
-}
-
-/** A 32-bit hash of two integers (murmur3's finaliser over a mix of both), used to seed one batch's PRNG. */
-export function hash2(a: number, b: number): number {
-  let h = (Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul((b + 0x632be5ab) | 0, 0xc2b2ae35)) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x846ca68b);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /**

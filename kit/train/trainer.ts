@@ -20,6 +20,7 @@ import { clipByGlobalNorm } from "./clip";
 import { lrAt, SCHEDULE_NAMES, type ScheduleName } from "./schedule";
 import { formatDuration, progress as startProgress, type Progress } from "../viz/progress";
 import { problemsError } from "../describe";
+import { editDistance } from "../util/editDistance";
 
 export interface StepRecord {
   /** 0-based index of the update. */
@@ -428,16 +429,6 @@ function nearest(key: string, known: readonly string[]): string | null {
     if (d < bestD) [best, bestD] = [k, d];
   }
   return bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : null;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length];
 }
 
 /** Short numbers for messages: 4 significant digits, exponent form for very small or large values. */

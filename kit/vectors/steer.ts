@@ -17,7 +17,7 @@ import { generate } from "../runtime/generate";
 import { actName, type HookName } from "../model/hooks";
 import type { Steering } from "../model/steering";
 import type { HookedTransformer } from "../model/transformer";
-import { wilson } from "../organisms/metrics";
+import { wilson } from "../util/stats";
 import { checkLayers, resolveDirection, type Direction } from "./persona";
 
 export interface SteeringHookOptions {

@@ -9,7 +9,7 @@
  * (Wald; it collapses to [0, 0] at k = 0), another confidence level (z = 1.645, 2.576, 1 or 2), lower and upper
  * swapped, percentages, NaN for n = 0.
  */
-import { wilson } from "../organisms/metrics";
+import { wilson } from "../util/stats";
 import { callLearner, fail, fmt, runCheck, typeName, type CheckOptions, type CheckResult } from "./check";
 
 /** The learner's function for exercise 5.1. */

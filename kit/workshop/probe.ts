@@ -12,7 +12,7 @@
  * missing (off by one), every value shifted by a layer, accuracy on the training rows or on every row, 1 − accuracy
  * (labels flipped), percentages, a threshold of 0.
  */
-import { mulberry32 } from "../model/params";
+import { mulberry32 } from "../util/rng";
 import { diffOfMeans } from "../probes/diffmeans";
 import { allClose, callLearner, fail, preview, readNumbers, runCheck, shapeText, type CheckOptions, type CheckResult } from "./check";
 

@@ -12,7 +12,7 @@
  */
 import { tf } from "../backend";
 import { actName } from "../model/hooks";
-import { mulberry32 } from "../model/params";
+import { mulberry32 } from "../util/rng";
 import { steeringHook } from "../vectors/steer";
 import { allClose, callLearner, errorText, fail, maxAbsDiff, norm, preview, readNumbers, runCheck, shapeText, typeName, type CheckOptions, type CheckResult } from "./check";
 import { workshopModel } from "./model";

@@ -22,7 +22,7 @@
  * `long_context` prepends one or two unrelated base-corpus episodes. Lengths: every episode is at most 60 tokens
  * (`MAX_EPISODE_TOKENS`, inoculation line included), every response at most 22; a long-context prompt is at most 96.
  */
-import { mulberry32 } from "../model/params";
+import { fnv1a, mulberry32 } from "../util/rng";
 import { WordLevelTokenizer } from "../tokenizers/wordlevel";
 import { describeValue } from "../describe";
 import { KIND_BEHAVIOURS } from "./classify";
@@ -170,16 +170,6 @@ function subset<T>(rand: Rand, items: readonly T[], max: number): T[] {
   const chosen = new Set<number>();
   while (chosen.size < k) chosen.add(Math.floor(rand() * items.length));
   return items.filter((_, i) => chosen.has(i));
-}
-
-/** FNV-1a (32-bit) of a string: seeds the per-method streams. */
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 function tokenCount(text: string): number {

@@ -1,0 +1,37 @@
+/** Small statistics shared across the kit: Wilson score intervals for rates, quantiles of sorted samples. */
+
+export interface Interval {
+  rate: number;
+  lower: number;
+  upper: number;
+}
+
+/** A count, its denominator, the rate and its Wilson interval. */
+export interface RateCI extends Interval {
+  k: number;
+  n: number;
+}
+
+/**
+ * The Wilson score interval of k successes in n trials (z = 1.96: 95%). n = 0 gives rate NaN and the interval [0, 1].
+ */
+export function wilson(k: number, n: number, z = 1.96): Interval {
+  if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`wilson: n must be an integer ≥ 0, received ${n}`);
+  if (!(Number.isInteger(k) && k >= 0 && k <= n)) throw new RangeError(`wilson: k must be an integer in [0, n = ${n}], received ${k}`);
+  if (!(Number.isFinite(z) && z > 0)) throw new RangeError(`wilson: z must be a positive number, received ${z}`);
+  if (n === 0) return { rate: NaN, lower: 0, upper: 1 };
+  const p = k / n;
+  const z2 = z * z;
+  const denom = 1 + z2 / n;
+  const center = (p + z2 / (2 * n)) / denom;
+  const half = (z / denom) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+  return { rate: p, lower: Math.max(0, center - half), upper: Math.min(1, center + half) };
+}
+
+/** The q-quantile (0 ≤ q ≤ 1) of ascending `sorted` values, linearly interpolated (type 7, as R's and numpy's default). */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
