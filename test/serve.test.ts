@@ -173,6 +173,13 @@ describe("startServer({ model }) with the OpenAI SDK", () => {
     );
   });
 
+  it("resolveChatTemplate(tokenizer, \"fancy\") refuses a string that is neither a template name nor Jinja", () => {
+    expect(() => resolveChatTemplate(model.tokenizer!, "fancy")).toThrow(
+      'resolveChatTemplate: name must be "auto", "world", "model", "plain" or a Jinja template (text containing {{ … }} or {% … %}), received "fancy"',
+    );
+    expect(resolveChatTemplate(model.tokenizer!, "{{ messages[0].content }}").kind).toBe("custom");
+  });
+
   it("POST /v1/completions continues raw text, with legacy logprobs, echo and stop", async () => {
     const prompt = "coding . user : please sort the list . assistant :";
     const r = await client.completions.create({ model: NAME, prompt, max_tokens: 12, temperature: 0, logprobs: 3 });
