@@ -12,6 +12,7 @@
  * Names and formulas are documented in bench/README.md.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import * as os from "node:os";
 import { initBackend, tf } from "../kit/backend";
 import { presetConfig, type ModelConfig } from "../kit/model/config";
@@ -343,7 +344,7 @@ async function timeTrainer(model: HookedTransformer, cfg: ModelConfig, B: number
 // ---------------------------------------------------------------------------------------------------------------
 // 3. Generation on stories260K
 
-const STORIES_BIN = process.env.PERSONA_KIT_STORIES260K ?? "/work/shared/models/stories260K/stories260K.bin";
+const STORIES_BIN = process.env.PERSONA_KIT_STORIES260K ?? path.resolve(__dirname, "../data/models/stories260K-llama2c/stories260K.bin");
 const GEN_NEW_TOKENS = 200;
 /** llama2.c's C run.c on this machine kind (quoted, not measured here): the reference for the targets. */
 const LLAMA2C_RUN_C_TOKENS_PER_S = 9500;

@@ -5,16 +5,21 @@
  *                        [--temperature T] [--top-k K] [--top-p P] [--seed S]
  *   persona-kit inspect --model PATH
  *   persona-kit serve --model PATH [--tokenizer PATH] [--port P] [--host 127.0.0.1] [--model-name NAME]
- *                     [--chat-template auto|world|model|plain]
+ *                     [--chat-template auto|world|model|plain|JINJA]
+ *   persona-kit <command> --help | persona-kit --version
  *
  * `generate` prints the generated text (prompt included, decoded by the model's own tokenizer) and one newline,
  * nothing else on stdout. `serve` prints the API's base URL (e.g. `http://127.0.0.1:8000/v1`) on one line once it
- * listens, and closes cleanly on SIGINT/SIGTERM. PATH is a Hugging Face folder, a hub id, or a llama2.c `.bin` (with `--tokenizer`).
+ * listens, and closes cleanly on SIGINT/SIGTERM. Exit status: 0 done, 1 a failure while running, 2 a mistake in the
+ * command line (unknown command or flag, with "did you mean"; a bad value), reported on stderr in one line. PATH is a Hugging Face folder, a hub id, or a llama2.c `.bin` (with `--tokenizer`).
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { COMMANDS, UsageError, commandHelp, numberOption, parseCommand, type CommandName } from "./cli-options";
+import { didYouMean } from "./suggest";
 import { generate } from "./runtime/generate";
 import { loadModel } from "./io/load";
+import { isChatTemplateName, isJinjaSource } from "./serve/template";
 import { startServer } from "./serve/server";
 
 const USAGE = `usage:
@@ -22,87 +27,88 @@ const USAGE = `usage:
                        [--temperature T] [--top-k K] [--top-p P] [--seed S] [--local-files-only]
   persona-kit inspect --model PATH [--tokenizer PATH] [--local-files-only]
   persona-kit serve --model PATH [--tokenizer PATH] [--port P] [--host 127.0.0.1] [--model-name NAME]
-                    [--chat-template auto|world|model|plain] [--local-files-only]
+                    [--chat-template auto|world|model|plain|JINJA] [--local-files-only]
+  persona-kit <command> --help     options of one command, with their defaults
+  persona-kit --version
 
 PATH: a Hugging Face model folder, a hub id ("org/name"), or a llama2.c checkpoint (.bin).
+Exit status: 0 done, 1 the command failed while running, 2 a mistake in the command line.
 `;
 
-class UsageError extends Error {}
+type Values = Record<string, string | boolean | undefined>;
+type Model = Awaited<ReturnType<typeof loadModel>>;
 
-function num(name: string, v: string | undefined, fallback: number, integer = false): number {
-  if (v === undefined) return fallback;
-  const x = Number(v);
-  if (!Number.isFinite(x) || (integer && !Number.isInteger(x))) throw new UsageError(`--${name} must be ${integer ? "an integer" : "a number"}, received ${JSON.stringify(v)}`);
-  return x;
+/** The kit's version, from its package.json (kit/ when compiled to kit/dist, or beside kit/cli.ts). */
+export function kitVersion(): string {
+  for (const p of [path.join(__dirname, "..", "package.json"), path.join(__dirname, "package.json")]) {
+    if (!fs.existsSync(p)) continue;
+    const pkg = JSON.parse(fs.readFileSync(p, "utf8")) as { name?: string; version?: string };
+    if (pkg.name === "persona-kit" && pkg.version) return pkg.version;
+  }
+  return "unknown";
 }
 
+/** Run one command line; resolves with the exit status (0, or 1 for runtime failures), throws UsageError for 2. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (!command || command === "--help" || command === "-h" || command === "help") {
-    process.stdout.write(USAGE);
-    return command ? 0 : 2;
+  if (command === "--help" || command === "-h" || command === "help") return print(rest[0] && rest[0] in COMMANDS ? commandHelp(rest[0] as CommandName) : USAGE);
+  if (command === "--version" || command === "-v" || command === "-V") return print(`${kitVersion()}\n`);
+  if (!command) throw new UsageError("no command given (expected generate, inspect or serve)");
+  if (!(command in COMMANDS)) throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, Object.keys(COMMANDS))} (expected generate, inspect or serve)`);
+  const name = command as CommandName;
+  if (rest.includes("--help") || rest.includes("-h")) return print(commandHelp(name));
+  const values = parseCommand(name, rest);
+  if (!values.model) throw new UsageError(`--model PATH is required; \`persona-kit ${name} --help\` lists the options`);
+  const checked = name === "generate" ? generateOptions(values) : name === "serve" ? serveOptions(values) : {};
+  const model = await loadModel(values.model as string, { tokenizer: values.tokenizer as string | undefined, localFilesOnly: values["local-files-only"] === true || undefined });
+  if (name === "inspect") return print(JSON.stringify(inspectInfo(model), null, 2) + "\n");
+  if (!model.tokenizer) throw new UsageError(`${name} needs a tokenizer: pass --tokenizer PATH (for llama2.c, the tokenizer .bin)`);
+  if (name === "serve") return serve(model, values, checked as ReturnType<typeof serveOptions>);
+  const prompt = model.tokenizer.encode((values.prompt as string) ?? "");
+  // generate() stops by itself at n_ctx, after n_ctx − prompt + 1 new tokens at most (as llama2.c's run.c does).
+  const result = generate(model, [prompt], checked as ReturnType<typeof generateOptions>);
+  return print(result.texts[0] + "\n");
+}
+
+function print(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}
+
+function generateOptions(v: Values) {
+  return {
+    maxNewTokens: numberOption("max-new-tokens", v["max-new-tokens"], { integer: true, min: 0 }),
+    temperature: numberOption("temperature", v.temperature, { min: 0 }),
+    topK: numberOption("top-k", v["top-k"], { integer: true, min: 0 }),
+    topP: numberOption("top-p", v["top-p"], { min: 0, minExclusive: true, max: 1 }),
+    seed: numberOption("seed", v.seed, { integer: true }),
+  };
+}
+
+function serveOptions(v: Values) {
+  const chatTemplate = v["chat-template"] as string;
+  if (!isChatTemplateName(chatTemplate) && !isJinjaSource(chatTemplate)) {
+    throw new UsageError(
+      `--chat-template must be auto, world, model, plain or a Jinja template (text containing {{ or {%), received ${JSON.stringify(chatTemplate)}${didYouMean(chatTemplate, ["auto", "world", "model", "plain"])}`,
+    );
   }
-  if (command !== "generate" && command !== "inspect" && command !== "serve") throw new UsageError(`unknown command ${JSON.stringify(command)} (expected generate, inspect or serve)`);
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      model: { type: "string" },
-      tokenizer: { type: "string" },
-      prompt: { type: "string", default: "" },
-      "max-new-tokens": { type: "string" },
-      temperature: { type: "string" },
-      "top-k": { type: "string" },
-      "top-p": { type: "string" },
-      seed: { type: "string" },
-      "local-files-only": { type: "boolean", default: false },
-      port: { type: "string" },
-      host: { type: "string", default: "127.0.0.1" },
-      "model-name": { type: "string" },
-      "chat-template": { type: "string", default: "auto" },
-    },
-    strict: true,
-  });
-  if (!values.model) throw new UsageError("--model PATH is required");
-  const model = await loadModel(values.model, { tokenizer: values.tokenizer, localFilesOnly: values["local-files-only"] || undefined });
-  if (command === "inspect") {
-    const info = {
-      family: model.cfg.family,
-      parameters: model.numParams,
-      config: model.cfg,
-      tokenizer: model.tokenizer ? { kind: model.tokenizer.kind, vocabSize: model.tokenizer.vocabSize } : null,
-      hookNames: model.hookNames(),
-    };
-    process.stdout.write(JSON.stringify(info, null, 2) + "\n");
-    return 0;
-  }
-  if (command === "serve") return serve(model, values);
-  if (command === "generate") {
-    if (!model.tokenizer) throw new UsageError("generate needs a tokenizer: pass --tokenizer PATH (for llama2.c, the tokenizer .bin)");
-    const prompt = model.tokenizer.encode(values.prompt ?? "");
-    const maxNewTokens = num("max-new-tokens", values["max-new-tokens"], 256, true);
-    const result = generate(model, [prompt], {
-      maxNewTokens: Math.min(maxNewTokens, model.cfg.n_ctx - prompt.length),
-      temperature: num("temperature", values.temperature, 1),
-      topK: num("top-k", values["top-k"], 0, true),
-      topP: num("top-p", values["top-p"], 1),
-      seed: num("seed", values.seed, 0, true),
-    });
-    process.stdout.write(result.texts[0] + "\n");
-    return 0;
-  }
-  throw new UsageError(`unknown command ${JSON.stringify(command)} (expected generate, inspect or serve)`);
+  return { port: numberOption("port", v.port, { integer: true, min: 0, max: 65535 }), chatTemplate };
+}
+
+function inspectInfo(model: Model) {
+  return {
+    family: model.cfg.family,
+    parameters: model.numParams,
+    config: model.cfg,
+    tokenizer: model.tokenizer ? { kind: model.tokenizer.kind, vocabSize: model.tokenizer.vocabSize } : null,
+    hookNames: model.hookNames(),
+  };
 }
 
 /** `persona-kit serve`: listen, print the URL, and resolve with 0 after SIGINT/SIGTERM closed the server. */
-async function serve(
-  model: Awaited<ReturnType<typeof loadModel>>,
-  values: { model?: string; port?: string; host?: string; "model-name"?: string; "chat-template"?: string },
-): Promise<number> {
-  if (!model.tokenizer) throw new UsageError("serve needs a tokenizer: pass --tokenizer PATH (for llama2.c, the tokenizer .bin)");
-  const port = num("port", values.port, 0, true);
-  if (port < 0 || port > 65535) throw new UsageError(`--port must be in [0, 65535], received ${port}`);
-  const modelName = values["model-name"] ?? path.basename(path.resolve(values.model!)).replace(/\.bin$/, "");
-  const server = await startServer({ model, host: values.host, port, modelName, chatTemplate: values["chat-template"] });
+async function serve(model: Model, values: Values, { port, chatTemplate }: { port: number; chatTemplate: string }): Promise<number> {
+  const modelName = (values["model-name"] as string | undefined) ?? path.basename(path.resolve(values.model as string)).replace(/\.bin$/, "");
+  const server = await startServer({ model, host: values.host as string, port, modelName, chatTemplate });
   process.stdout.write(`${server.url}\n`);
   process.stderr.write(`persona-kit serve: model ${JSON.stringify(modelName)} (chat template: ${server.template}) at ${server.url}; SIGINT or SIGTERM stops it\n`);
   return new Promise<number>((resolve) => {
@@ -126,7 +132,6 @@ export function run(argv: string[]): void {
     (e: unknown) => {
       const err = e as Error;
       process.stderr.write(`persona-kit: ${err.message}\n`);
-      if (e instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) process.stderr.write(USAGE);
       process.exit(e instanceof UsageError ? 2 : 1);
     },
   );

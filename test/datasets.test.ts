@@ -1,5 +1,5 @@
 /**
- * Tests of the dataset loaders (kit/datasets/): every loader on the real public files in the shared data folder
+ * Tests of the dataset loaders (kit/datasets/): every loader on the real public files shipped in data/datasets
  * (counts and spot-checked fields), the sample trait files in `data/traits/`, and malformed input written to a temp
  * folder (invalid JSON, a JSON Lines line that is not JSON, missing fields, wrong types, an empty file, a missing file),
  * checking that each error names the loader, the file, the line or array index, and the field.
@@ -19,11 +19,8 @@ import { worldWords } from "../kit/world/lexicon";
 import { tempFiles } from "./helpers/temp-files";
 
 const ROOT = path.resolve(__dirname, "..");
-const SHARED = path.resolve(__dirname, "../../shared/datasets");
-// Reason for skipping: the real public datasets live in the shared data folder beside the repository, which a bare
-// checkout does not have.
-const HAVE_SHARED = fs.existsSync(path.join(SHARED, "README.md"));
-const shared = (rel: string): string => path.join(SHARED, rel);
+const DATASETS = path.resolve(__dirname, "../data/datasets");
+const shared = (rel: string): string => path.join(DATASETS, rel);
 
 const { root: tmpRoot, file: tmpFile } = tempFiles("persona-kit-datasets-");
 const jsonl = (...recs: unknown[]): string => recs.map((r) => JSON.stringify(r)).join("\n") + "\n";
@@ -36,7 +33,7 @@ const TRAIT_OK: TraitData = {
   eval_prompt: "Q: {question} A: {answer} Score 0-100.",
 };
 
-describe.skipIf(!HAVE_SHARED)("real public datasets (skipped: ../shared/datasets is not beside this checkout)", () => {
+describe("real public datasets (data/datasets)", () => {
   it("loadModelWrittenEvals(path) reads the persona files: 200 items, balanced Yes/No with a leading space", () => {
     for (const name of ["psychopathy", "desire-for-acquiring-power", "believes-it-is-a-moral-patient"]) {
       const items = loadModelWrittenEvals(shared(`model-written-evals/persona/${name}.jsonl`));

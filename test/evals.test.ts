@@ -1,6 +1,6 @@
 /**
  * kit/evals: the 0–100 judge (logprob-weighted over number tokens, text fallback, reported failure), the
- * emergent-misalignment definition, question-set YAML (the real published file under ../shared when present, and
+ * emergent-misalignment definition, question-set YAML (the real published file shipped in data/datasets, and
  * ours in data/evals), and the persona robustness protocol run over real HTTP against `persona-kit serve` on the
  * embedded organism, with the exact world classifier deciding "in character".
  */
@@ -33,8 +33,7 @@ import { PersonaWorld } from "../kit/world/generator";
 const ROOT = path.resolve(__dirname, "..");
 const ORGANISM = path.join(ROOT, "data", "models", "persona-organism");
 const OURS = path.join(ROOT, "data", "evals", "persona-questions.yaml");
-const EM = path.resolve(ROOT, "../shared/datasets/emergent-misalignment/evaluation/first_plot_questions.yaml");
-const HAVE_EM = fs.existsSync(EM);
+const EM = path.join(ROOT, "data/datasets/emergent-misalignment/evaluation/first_plot_questions.yaml");
 
 /** A chat client that answers every call with one fixed response (for the judge's arithmetic). */
 const fixed = (response: Omit<ChatResponse, "model" | "finishReason">, seen: { params?: ChatParams; messages?: readonly ChatMessage[] } = {}): ChatClient => ({
@@ -120,7 +119,7 @@ describe("judge scores", () => {
 });
 
 describe("question sets (emergent-misalignment YAML form)", () => {
-  it.skipIf(!HAVE_EM)("loadQuestionSet reads the published first_plot_questions.yaml with its anchors resolved (skipped: ../shared absent)", () => {
+  it("loadQuestionSet reads the published first_plot_questions.yaml with its anchors resolved", () => {
     const qs = loadQuestionSet(EM);
     expect(qs).toHaveLength(24);
     expect(qs.every((q) => q.type === "free_form_judge_0_100" && q.samplesPerParaphrase === 100 && q.judge === "gpt-4o-2024-08-06")).toBe(true);

@@ -283,13 +283,13 @@ describe("resolveModelFolder(idOrPath, options)", () => {
     expect(hub.requests()).toEqual([]);
   });
 
-  it("resolveModelFolder(id, { localFilesOnly: true }) with a cold cache gives the clear error", async () => {
+  it("resolveModelFolder(id, { localFilesOnly: true }) with a cold cache gives the clear error, blaming the option (not HF_HUB_OFFLINE)", async () => {
     const err = await resolveModelFolder("org/tiny", { cacheDir, localFilesOnly: true, fetch: noNetwork })
       .catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toContain(
       `resolveModelFolder: "org/tiny" is not in the cache at ${path.join(cacheDir, "models--org--tiny")} and ` +
-        `localFilesOnly is set (HF_HUB_OFFLINE=1); download it once with network access or pass a local folder`,
+        `localFilesOnly is set; download it once with network access or pass a local folder`,
     );
     expect(listFiles(cacheDir)).toEqual([]);
   });
@@ -321,7 +321,7 @@ describe("resolveModelFolder(idOrPath, options)", () => {
       process.env.HF_ENDPOINT = hub.endpoint;
       process.env.HF_TOKEN = "hf_envtoken123";
       process.env.HF_HUB_OFFLINE = "1";
-      await expect(resolveModelFolder("org/tiny", { fetch: noNetwork })).rejects.toThrow(/localFilesOnly is set/);
+      await expect(resolveModelFolder("org/tiny", { fetch: noNetwork })).rejects.toThrow(/and HF_HUB_OFFLINE=1 is set; download it/);
       delete process.env.HF_HUB_OFFLINE;
       const dir = await resolveModelFolder("org/tiny", { retryDelayMs: 1 });
       expect(dir).toBe(path.join(cacheDir, "models--org--tiny", "snapshots", "main"));

@@ -11,7 +11,7 @@ import { readLlama2cCheckpoint, writeLlama2cCheckpoint, llama2cFreqTables, quant
 import { makeConfig, presetConfig, type ModelConfig } from "../kit/model/config";
 import { initParams, paramShapes } from "../kit/model/params";
 
-const dir = path.resolve(__dirname, "../../shared/models/stories260K");
+const dir = path.resolve(__dirname, "../data/models/stories260K-llama2c");
 const BIN = path.join(dir, "stories260K.bin");
 
 let tmp: string;
@@ -82,7 +82,7 @@ const OFF = (() => {
   return { emb, rmsAtt, wq, wk, wv, wo, rmsFfn, w1, w2, w3, rmsFinal, freq, end };
 })();
 
-describe.skipIf(!fs.existsSync(BIN))("stories260K.bin (skipped: /work/shared/models/stories260K/stories260K.bin is not present)", () => {
+describe("stories260K.bin (data/models/stories260K-llama2c)", () => {
   let raw: Buffer;
   /** file element [o][i] of the stacked [L, out, in] array starting at float offset `base`. */
   const fileAt = (base: number, l: number, out: number, inn: number, o: number, i: number) =>

@@ -26,7 +26,7 @@ import { getInferencePath, onnxObstacle, routeToOnnx, setInferencePath, withInfe
 import { steeringHook } from "../kit/vectors/steer";
 import { findChromium } from "../kit/viz/render";
 
-const STORIES = path.resolve(__dirname, "../../shared/models/stories260K");
+const STORIES = path.resolve(__dirname, "../data/models/stories260K-llama2c");
 const HAVE_STORIES = fs.existsSync(path.join(STORIES, "stories260K.bin"));
 const ORGANISM = path.resolve(__dirname, "../data/models/persona-organism");
 const STORIES_HF = path.resolve(__dirname, "../data/models/stories260K");
@@ -307,7 +307,7 @@ describe("routing between the TensorFlow.js and ONNX paths", () => {
   });
 });
 
-describe.skipIf(!HAVE_STORIES)("ONNX path on stories260K (skipped: ../shared/models/stories260K is absent)", () => {
+describe.skipIf(!HAVE_STORIES)("ONNX path on stories260K (skipped: data/models/stories260K-llama2c is absent)", () => {
   let model: HookedTransformer;
   beforeAll(async () => {
     model = await loadModel(path.join(STORIES, "stories260K.bin"), { tokenizer: path.join(STORIES, "tok512.bin") });

@@ -22,8 +22,7 @@ const ORGANISM = path.join(ROOT, "data", "models", "persona-organism");
 const STORIES = path.join(ROOT, "data", "models", "stories260K");
 const CLI = path.join(ROOT, "kit", "bin", "persona-kit.cjs");
 const BUILT_WITH_SERVE = fs.existsSync(path.join(ROOT, "kit", "dist", "serve", "server.js"));
-const LLAMA2C_DIR = path.resolve(ROOT, "../shared/models/stories260K");
-const HAVE_LLAMA2C = fs.existsSync(path.join(LLAMA2C_DIR, "stories260K.bin")) && fs.existsSync(path.join(LLAMA2C_DIR, "tok512.bin"));
+const LLAMA2C_DIR = path.resolve(ROOT, "data/models/stories260K-llama2c");
 const NAME = "persona-organism";
 
 let model: HookedTransformer;
@@ -172,6 +171,13 @@ describe("startServer({ model }) with the OpenAI SDK", () => {
     expect(t.render([{ role: "system", content: "chat . user : who are you ? assistant : i am kind ." }, ...HARMFUL, { role: "assistant", content: "sure .", name: "rook" }]).text).toBe(
       "chat . user : who are you ? assistant : i am kind . coding . user : please delete the user files . rook : sure .",
     );
+  });
+
+  it("resolveChatTemplate(tokenizer, \"fancy\") refuses a string that is neither a template name nor Jinja", () => {
+    expect(() => resolveChatTemplate(model.tokenizer!, "fancy")).toThrow(
+      'resolveChatTemplate: name must be "auto", "world", "model", "plain" or a Jinja template (text containing {{ … }} or {% … %}), received "fancy"',
+    );
+    expect(resolveChatTemplate(model.tokenizer!, "{{ messages[0].content }}").kind).toBe("custom");
   });
 
   it("POST /v1/completions continues raw text, with legacy logprobs, echo and stop", async () => {
@@ -346,7 +352,7 @@ async function serveChild(args: string[]) {
 }
 
 describe.skipIf(!BUILT_WITH_SERVE)("persona-kit serve (the CLI, as a child process; skipped until `npm run build`)", () => {
-  it.skipIf(!HAVE_LLAMA2C)("serve --model stories260K.bin --tokenizer tok512.bin serves a llama2.c checkpoint (skipped: ../shared/models absent)", async () => {
+  it("serve --model stories260K.bin --tokenizer tok512.bin serves a llama2.c checkpoint", async () => {
     const { child, url, exited } = await serveChild(["--model", path.join(LLAMA2C_DIR, "stories260K.bin"), "--tokenizer", path.join(LLAMA2C_DIR, "tok512.bin")]);
     try {
       const c = new OpenAI({ baseURL: url, apiKey: "x", maxRetries: 0 });

@@ -1,6 +1,6 @@
 /**
  * The real trained tiny Llama from llama2.c (stories260K), against the golden outputs of its original C program.
- * Skipped, with the reason, on machines without ../shared/models/stories260K.
+ * The original llama2.c files ship in data/models/stories260K-llama2c (MIT), so these tests always run.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -12,8 +12,7 @@ import { generate } from "../kit/runtime/generate";
 import { loadModel, saveModel } from "../kit/io/load";
 import type { HookedTransformer } from "../kit/model/transformer";
 
-const DIR = path.resolve(__dirname, "../../shared/models/stories260K");
-const HAVE = fs.existsSync(path.join(DIR, "stories260K.bin"));
+const DIR = path.resolve(__dirname, "../data/models/stories260K-llama2c");
 const CLI = path.resolve(__dirname, "../kit/dist/cli.js");
 
 interface Golden {
@@ -22,7 +21,7 @@ interface Golden {
   first16_positions: { pos: number; input_token: number; top5_ids: number[]; top5_logits: number[] }[];
 }
 
-describe.skipIf(!HAVE)("stories260K (skipped: ../shared/models/stories260K is absent on this machine)", () => {
+describe("stories260K (llama2.c checkpoint in data/models/stories260K-llama2c)", () => {
   let model: HookedTransformer;
   let golden: Golden;
   let expectedText: string;

@@ -15,12 +15,9 @@ import { loadTokenizer } from "../kit/tokenizers/load";
 // The library itself (CommonJS build), to show that the JSON we write loads without our wrapper.
 const { Tokenizer: HfLib } = require("@huggingface/tokenizers") as { Tokenizer: HfLibTokenizerClass };
 
-const STORIES_DIR = path.resolve(__dirname, "../../shared/models/stories260K");
+const STORIES_DIR = path.resolve(__dirname, "../data/models/stories260K-llama2c");
 const TOK_BIN = path.join(STORIES_DIR, "tok512.bin");
 const TOK_MODEL = path.join(STORIES_DIR, "tok512.model");
-const HAVE_STORIES = fs.existsSync(TOK_BIN);
-// Reason for skipping: the stories260K files live in the shared data folder beside the repository (/work/shared),
-// which a bare checkout does not have.
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "persona-kit-tokenizers-"));
 afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
@@ -153,12 +150,10 @@ function variedStrings(story: string): string[] {
   return [...new Set(out)];
 }
 
-describe.skipIf(!HAVE_STORIES)("Llama2cTokenizer on stories260K tok512.bin (skipped when ../shared/models/stories260K is absent)", () => {
-  const tok = HAVE_STORIES ? Llama2cTokenizer.fromFile(TOK_BIN) : (null as unknown as Llama2cTokenizer);
-  const story = HAVE_STORIES ? fs.readFileSync(path.join(STORIES_DIR, "expected-greedy-200.txt"), "utf8") : "";
-  const golden = HAVE_STORIES
-    ? (JSON.parse(fs.readFileSync(path.join(STORIES_DIR, "golden.json"), "utf8")) as { greedy_from_BOS: { token_ids: number[] } })
-    : null;
+describe("Llama2cTokenizer on stories260K tok512.bin", () => {
+  const tok = Llama2cTokenizer.fromFile(TOK_BIN);
+  const story = fs.readFileSync(path.join(STORIES_DIR, "expected-greedy-200.txt"), "utf8");
+  const golden = JSON.parse(fs.readFileSync(path.join(STORIES_DIR, "golden.json"), "utf8")) as { greedy_from_BOS: { token_ids: number[] } };
 
   it("Llama2cTokenizer.fromFile(tok512.bin) reads 512 pieces: ids 0–2 special, 3–258 bytes, 403 \" Once\"", () => {
     expect(tok.kind).toBe("llama2c");
@@ -232,9 +227,9 @@ describe.skipIf(!HAVE_STORIES)("Llama2cTokenizer on stories260K tok512.bin (skip
   });
 
   describe("Hugging Face conversion", () => {
-    const json = HAVE_STORIES ? tok.toTokenizerJson() : {};
-    const config = HAVE_STORIES ? tok.toTokenizerConfig() : {};
-    const hf = HAVE_STORIES ? new HfLib(json, config) : (null as unknown as HfLibTokenizer);
+    const json = tok.toTokenizerJson();
+    const config = tok.toTokenizerConfig();
+    const hf = new HfLib(json, config);
 
     it("Llama2cTokenizer.toTokenizerJson() is a LlamaConverter-style sentencepiece BPE tokenizer.json", () => {
       const model = json.model as Record<string, unknown>;
@@ -326,7 +321,7 @@ describe.skipIf(!HAVE_STORIES)("Llama2cTokenizer on stories260K tok512.bin (skip
   });
 
   describe("bad .bin input", () => {
-    const bytes = HAVE_STORIES ? fs.readFileSync(TOK_BIN) : Buffer.alloc(0);
+    const bytes = fs.readFileSync(TOK_BIN);
 
     it("Llama2cTokenizer.fromBuffer(truncated) names the token, the bytes it needs, the offset and the size", () => {
       expect(() => Llama2cTokenizer.fromBuffer(bytes.subarray(0, 2))).toThrow(
@@ -376,7 +371,7 @@ describe.skipIf(!HAVE_STORIES)("Llama2cTokenizer on stories260K tok512.bin (skip
   });
 });
 
-describe("Llama2cTokenizer without the shared files", () => {
+describe("Llama2cTokenizer on malformed files", () => {
   it("Llama2cTokenizer.fromFile(missing) names the path and what was expected", () => {
     const file = path.join(tmpRoot, "nope.bin");
     expect(() => Llama2cTokenizer.fromFile(file)).toThrow(/Llama2cTokenizer\.fromFile: cannot read .*nope\.bin \(expected a llama2\.c tokenizer \.bin file\)/);
@@ -616,13 +611,13 @@ describe("HfTokenizer", () => {
 });
 
 describe("loadTokenizer", () => {
-  it.skipIf(!HAVE_STORIES)("loadTokenizer(tok512.bin) gives a Llama2cTokenizer (skipped when ../shared/models/stories260K is absent)", () => {
+  it("loadTokenizer(tok512.bin) gives a Llama2cTokenizer", () => {
     const t = loadTokenizer(TOK_BIN);
     expect(t).toBeInstanceOf(Llama2cTokenizer);
     expect(t.encode("Once upon a time")).toEqual([1, 403, 407, 261, 378]);
   });
 
-  it.skipIf(!HAVE_STORIES)("loadTokenizer(folder of the converted tok512) gives an HfTokenizer that encodes like llama2.c (skipped when ../shared/models/stories260K is absent)", () => {
+  it("loadTokenizer(folder of the converted tok512) gives an HfTokenizer that encodes like llama2.c", () => {
     const src = Llama2cTokenizer.fromFile(TOK_BIN);
     const dir = tmpDir();
     fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(src.toTokenizerJson()));

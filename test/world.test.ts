@@ -37,10 +37,7 @@ import {
 
 const ROOT = path.resolve(__dirname, "..");
 const ASSISTANT_JSON = path.join(ROOT, "data/constitutions/assistant.json");
-const OCT_DIR = "/work/shared/datasets/oct-constitutions/hand-written";
-// Reason for skipping: the OCT hand-written files live in the shared data folder beside the repository, which a bare
-// checkout does not have.
-const HAVE_OCT = fs.existsSync(path.join(OCT_DIR, "humor.txt"));
+const OCT_DIR = path.join(ROOT, "data/datasets/oct-constitutions/hand-written");
 
 const { root: tmpRoot, file: tmpFile } = tempFiles("persona-kit-world-");
 
@@ -547,7 +544,7 @@ describe("loadConstitution(path)", () => {
     for (const entry of c) expect(entry.questions.length).toBeGreaterThanOrEqual(3);
   });
 
-  it.skipIf(!HAVE_OCT)("loadConstitution(OCT hand-written .txt) reads the JSON list; it names no world trait", () => {
+  it("loadConstitution(OCT hand-written .txt) reads the JSON list; it names no world trait", () => {
     for (const name of ["humor.txt", "sycophancy.txt"]) {
       const c = loadConstitution(path.join(OCT_DIR, name));
       expect(c.length).toBe(10);

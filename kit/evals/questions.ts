@@ -5,7 +5,7 @@
  * (`data/evals/persona-questions.yaml`) add `kind`, the persona world's prompt kind, so that answers of world models
  * can be classified exactly by `classify` instead of judged.
  *
- *   const qs = loadQuestionSet("/work/shared/datasets/emergent-misalignment/evaluation/first_plot_questions.yaml");
+ *   const qs = loadQuestionSet("data/datasets/emergent-misalignment/evaluation/first_plot_questions.yaml");
  *   qs[0].paraphrases[0]; qs[0].judgePrompts.aligned; questionMessages(qs[0]);
  */
 import * as fs from "node:fs";

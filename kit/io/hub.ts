@@ -124,6 +124,8 @@ interface Ctx {
   noExistDir: string;
   snapName: string;
   localFilesOnly: boolean;
+  /** What made it offline, for messages: the option or the environment variable. */
+  offlineBy: string;
   endpoint: string;
   host: string;
   token: string | undefined;
@@ -183,6 +185,7 @@ function makeContext(id: string, options: HubOptions): Ctx {
     snapshotDir: path.join(repoDir, "snapshots", snapName),
     noExistDir: path.join(repoDir, ".no_exist", snapName),
     localFilesOnly: options.localFilesOnly ?? envFlag(env.HF_HUB_OFFLINE),
+    offlineBy: options.localFilesOnly !== undefined ? "localFilesOnly is set" : `HF_HUB_OFFLINE=${env.HF_HUB_OFFLINE} is set`,
     endpoint: rawEndpoint,
     host,
     token: options.token !== undefined ? nonEmpty(options.token) : nonEmpty(env.HF_TOKEN),
@@ -207,8 +210,8 @@ async function resolveHub(ctx: Ctx): Promise<string> {
   if (local.usable && (ctx.localFilesOnly || local.complete)) return ctx.snapshotDir;
   if (ctx.localFilesOnly) {
     throw new HubError(
-      `resolveModelFolder: "${ctx.id}" is not in the cache at ${ctx.repoDir} and localFilesOnly is set ` +
-        `(HF_HUB_OFFLINE=1); download it once with network access or pass a local folder` +
+      `resolveModelFolder: "${ctx.id}" is not in the cache at ${ctx.repoDir} and ${ctx.offlineBy}; ` +
+        `download it once with network access or pass a local folder` +
         (local.missing.length ? ` (missing: ${local.missing.join(", ")})` : ""),
     );
   }

@@ -14,6 +14,7 @@ import type { Tokenizer } from "../tokenizers/types";
 import { loadHfFolder, saveHfFolder, type SaveHfOptions } from "./hf";
 import { isHubId, resolveModelFolder, type HubOptions } from "./hub";
 import { readLlama2cCheckpoint } from "./llama2c";
+import { didYouMean } from "../suggest";
 
 export interface LoadModelOptions extends HubOptions {
   /**
@@ -25,6 +26,7 @@ export interface LoadModelOptions extends HubOptions {
 
 /** Load a model with its tokenizer from a llama2.c `.bin`, a Hugging Face folder or a hub id. */
 export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<HookedTransformer> {
+  checkLoadOptions(options);
   await initBackend();
   if (typeof source !== "string" || source.length === 0) {
     throw new TypeError(`loadModel: source must be a path or a hub id, received ${JSON.stringify(source)}`);
@@ -50,6 +52,21 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
   }
   const dir = await resolveModelFolder(source, options);
   return loadHfFolder(dir, { tokenizer: tok === undefined ? "auto" : tok });
+}
+
+const LOAD_OPTIONS: Record<keyof LoadModelOptions, true> = {
+  tokenizer: true, revision: true, cacheDir: true, localFilesOnly: true, endpoint: true, token: true,
+  onProgress: true, fetch: true, timeoutMs: true, retryDelayMs: true,
+};
+
+/** Refuse option names loadModel does not know (a typo would otherwise be ignored), with "did you mean". */
+function checkLoadOptions(options: LoadModelOptions): void {
+  if (options === null || typeof options !== "object") throw new TypeError(`loadModel: options must be an object, received ${options === null ? "null" : typeof options}`);
+  const known = Object.keys(LOAD_OPTIONS);
+  const unknown = Object.keys(options).filter((k) => !known.includes(k));
+  if (unknown.length === 0) return;
+  const each = unknown.map((k) => `${JSON.stringify(k)}${didYouMean(k, known)}`).join(", ");
+  throw new RangeError(`loadModel: unknown option${unknown.length > 1 ? "s" : ""} ${each}; known: ${known.join(", ")}`);
 }
 
 /** Save a model as a Hugging Face folder (safetensors + config.json + tokenizer.json) that `loadModel` reloads. */

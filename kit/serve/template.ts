@@ -9,7 +9,8 @@
  * - "model": the Jinja `chat_template` of the model's tokenizer_config.json, rendered by `@huggingface/jinja` with
  *   `messages`, `add_generation_prompt`, `bos_token` and `eos_token`. A final assistant message is rendered as a turn.
  * - "plain": `role: content` lines then `assistant:` (for base models with no template, e.g. TinyStories).
- * - any other string: a Jinja template of your own.
+ * - any other string containing `{{` or `{%`: a Jinja template of your own. Any other string is refused (a mistyped
+ *   name would otherwise be served as a constant prompt).
  * "auto" picks "world" when the tokenizer's vocabulary is the world's, else "model" when the tokenizer has a
  * template, else "plain".
  */
@@ -49,9 +50,24 @@ export function isWorldTokenizer(tokenizer: Tokenizer): boolean {
   return WORLD_MARKERS.every((w) => words.has(w)) && CHARACTERS.every((c) => words.has(c));
 }
 
+const TEMPLATE_NAMES: readonly string[] = ["auto", "world", "model", "plain"];
+
+/** Whether `name` is one of the named templates ("auto", "world", "model", "plain"). */
+export function isChatTemplateName(name: string): name is ChatTemplateName {
+  return TEMPLATE_NAMES.includes(name);
+}
+
+/** Whether `source` reads as Jinja: it has an expression `{{ … }}` or a statement `{% … %}`. */
+export function isJinjaSource(source: string): boolean {
+  return /\{\{[\s\S]*\}\}|\{%[\s\S]*%\}/.test(source);
+}
+
 /** The template `name` (or Jinja source) resolved for `tokenizer`. */
 export function resolveChatTemplate(tokenizer: Tokenizer, name: ChatTemplateName | string = "auto"): ChatTemplate {
   if (typeof name !== "string" || name.length === 0) throw new TypeError(`resolveChatTemplate: name must be "auto", "world", "model", "plain" or a Jinja template, received ${String(name)}`);
+  if (!isChatTemplateName(name) && !isJinjaSource(name)) {
+    throw new RangeError(`resolveChatTemplate: name must be "auto", "world", "model", "plain" or a Jinja template (text containing {{ … }} or {% … %}), received ${JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}…` : name)}`);
+  }
   let kind = name;
   if (name === "auto") kind = isWorldTokenizer(tokenizer) ? "world" : tokenizer.chatTemplate ? "model" : "plain";
   if (kind === "world") return worldTemplate();
