@@ -4,7 +4,7 @@
  * (exit status 2) that says what was expected and, for a mistyped flag or command, what was probably meant.
  */
 import { parseArgs } from "node:util";
-import { didYouMean } from "./suggest";
+import { didYouMean } from "./util/editDistance";
 
 /** A mistake in the command line (exit status 2), as opposed to a failure while running it (exit status 1). */
 export class UsageError extends Error {}

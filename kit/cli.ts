@@ -16,7 +16,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { COMMANDS, UsageError, commandHelp, numberOption, parseCommand, type CommandName } from "./cli-options";
-import { didYouMean } from "./suggest";
+import { didYouMean } from "./util/editDistance";
 import { generate } from "./runtime/generate";
 import { loadModel } from "./io/load";
 import { isChatTemplateName, isJinjaSource } from "./serve/template";

@@ -14,7 +14,7 @@ import type { Tokenizer } from "../tokenizers/types";
 import { loadHfFolder, saveHfFolder, type SaveHfOptions } from "./hf";
 import { isHubId, resolveModelFolder, type HubOptions } from "./hub";
 import { readLlama2cCheckpoint } from "./llama2c";
-import { didYouMean } from "../suggest";
+import { didYouMean } from "../util/editDistance";
 
 export interface LoadModelOptions extends HubOptions {
   /**

@@ -27,3 +27,10 @@ export function nearMatches(name: string, known: readonly string[], k = 3): stri
     .slice(0, k)
     .map(([n]) => n);
 }
+
+/** " (did you mean X?)" when one of `known` is within max(2, ⌊|name|/3⌋) edits of `name`, else "". */
+export function didYouMean(name: string, known: readonly string[], prefix = ""): string {
+  const [near] = nearMatches(name, known, 1);
+  if (near === undefined || editDistance(name, near) > Math.max(2, Math.floor(name.length / 3))) return "";
+  return ` (did you mean ${prefix}${near}?)`;
+}
