@@ -36,9 +36,12 @@ export interface GraphOptions {
   kv?: boolean;
   /** Parameters as float graph inputs named by their parameter names (training graphs), not initializers. */
   paramsAsInputs?: boolean;
+  /** Build into this builder (to append nodes after `logits`, e.g. a loss and its gradients). Default a fresh one. */
+  builder?: GraphBuilder;
 }
 
 export interface BuiltGraph {
+  /** The encoded model (empty when `builder` was given: the caller appends nodes and encodes). */
   bytes: Uint8Array;
   inputNames: string[];
   outputNames: string[];
@@ -114,11 +117,11 @@ export function recordForward(model: HookedTransformer, g: GraphBuilder, { hooks
 
 /** The model's forward pass as an encoded ONNX model. */
 export function buildGraph(model: HookedTransformer, options: GraphOptions = {}): BuiltGraph {
-  const g = new GraphBuilder();
+  const { hooks = [], steer = [], kv = false, builder } = options;
+  const g = builder ?? new GraphBuilder();
   const rec = recordForward(model, g, options);
-  const { hooks = [], steer = [], kv = false } = options;
   return {
-    bytes: g.encode({ name: `persona-kit ${model.cfg.family}`, docString: JSON.stringify({ config: model.cfg, hooks, steer, kv }) }),
+    bytes: builder ? new Uint8Array(0) : g.encode({ name: `persona-kit ${model.cfg.family}`, docString: JSON.stringify({ config: model.cfg, hooks, steer, kv }) }),
     inputNames: rec.inputNames,
     outputNames: g.outputNames,
   };
