@@ -594,6 +594,7 @@ export {
   screeningActivations,
   referenceProbeAccuracy,
   hint,
+  hintHtml,
   hintText,
   HINTS,
   whenPassed,

@@ -14,6 +14,8 @@ import {
   checkResidCache,
   checkSpearman,
   checkSteering,
+  hintHtml,
+  hintText,
   workshopModel,
   type CheckOptions,
   type CheckResult,
@@ -105,5 +107,18 @@ describe.each(suites)("the check of exercise %s against test/workshop-answers", 
     const r = await check(a.fn, quiet);
     expect(r.passed).toBe(false);
     expect(plain(r)).toContain(a.message);
+  });
+});
+
+describe("issue 23: teaching material in the kit", () => {
+  it("hintHtml(text) renders `code` and ``code with ` inside`` as <code>, escaped, so JupyterLab shows hint code as code", () => {
+    expect(hintHtml("use `a < b` here")).toBe('use <code style="white-space:pre-wrap">a &lt; b</code> here');
+    const h = hintHtml(hintText("4.1", 3));
+    expect(h).toContain('<code style="white-space:pre-wrap">return [`blocks.${layer}.hook_resid_post`, (act) =&gt; tf.add(');
+    expect(h).not.toMatch(/`return/);
+  });
+  it("hintText(\"3.1\", 1) no longer says acts starts with the embedding", () => {
+    expect(hintText("3.1", 1)).not.toContain("embedding");
+    expect(hintText("3.1", 1)).toContain("rows listed in `test`");
   });
 });

@@ -3,7 +3,7 @@
  * activations and report its accuracy on the test rows.
  *
  *   function probeAccuracyByLayer(acts: number[][][], labels: number[], train: number[], test: number[]): number[] { … }
- *   // acts[l] is [n, d]: index 0 the embedding, index l + 1 the residual stream after block l → one accuracy per entry
+ *   // acts[l] is [n, d], one point of the network per entry (in forward order) → one accuracy per entry
  *   await checkProbeByLayer(probeAccuracyByLayer);
  *
  * The probe is the kit's `diffOfMeans` (direction from the class-0 mean to the class-1 mean; predict class 1 when
