@@ -157,7 +157,7 @@ export function failIfChanged(name: string, args: readonly LearnerArg[], given: 
     const change = firstChange(a.value, given[i]);
     if (change) {
       fail(
-        `your function changed its input ${a.name} (${a.name}${change}); the notebook uses ${a.name} again after calling ${name}, so leave it as it was: compute into new arrays (e.g. [...v], X.map((row) => [...row]))${advice ? `. ${advice}` : ""}`,
+        `your function changed its input ${a.name} (${a.name}${change}). ${advice || `The notebook uses ${a.name} again after calling ${name}, so leave it as it was: compute into new arrays (e.g. [...v], X.map((row) => [...row]))`}`,
         `case: ${what}`,
       );
     }

@@ -33,7 +33,7 @@ function expectedFor(transform: (x: number, j: number, pos: number) => number): 
 }
 
 /** Why changing v matters in this exercise. */
-const IN_PLACE = "The next cell passes the same v for α = 0, 1, 2, 3: scaled in place it is all zeros after α = 0, and steering would seem to do nothing. Scale a copy: v.map((x) => alpha * x)";
+const IN_PLACE = "The next cell passes the same v for α = 0, 1, 2, 3: scaled in place it is all zeros after α = 0, and steering would seem to do nothing. Leave v as it is and scale a copy: v.map((x) => alpha * x)";
 
 /** Apply the learner's hook function to the known activation; its result read as numbers with the right shape. */
 function applyHook(hookFn: (act: tf.Tensor, h?: unknown) => unknown, want: string, caseText: string): { values: number[] } {
