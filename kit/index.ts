@@ -593,6 +593,7 @@ export {
   screeningActivations,
   referenceProbeAccuracy,
   hint,
+  hintHtml,
   hintText,
   HINTS,
   whenPassed,

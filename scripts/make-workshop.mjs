@@ -34,7 +34,8 @@ const solutionsDir = path.join(workshopDir, "solutions");
 const BEGIN = /^(\s*)\/\/\s*BEGIN SOLUTION\b:?\s*(.*)$/;
 const END = /^\s*\/\/\s*END SOLUTION\s*$/;
 const STUB = /^\s*\/\/\s*STUB:\s?(.*)$/;
-const MD_REGION = /<!--\s*BEGIN SOLUTION\s*-->[\s\S]*?<!--\s*END SOLUTION\s*-->\n?/g;
+// A region with the blank lines around it; the paragraphs on either side stay one blank line apart.
+const MD_REGION = /\n*<!--\s*BEGIN SOLUTION\s*-->[\s\S]*?<!--\s*END SOLUTION\s*-->\n*/g;
 
 const joinLines = (v) => (Array.isArray(v) ? v.join("") : (v ?? ""));
 const splitLines = (s) => s.match(/[^\n]*\n|[^\n]+$/g) ?? [];
@@ -90,7 +91,7 @@ export function exerciseNotebook(text, name) {
       c.outputs = [];
       c.execution_count = null;
     } else if (c.cell_type === "markdown") {
-      c.source = splitLines(src.replace(MD_REGION, ""));
+      c.source = splitLines(src.replace(MD_REGION, (m, at) => (at === 0 || at + m.length === src.length ? "" : "\n\n")));
     } else c.source = splitLines(src);
     if (c.metadata) {
       delete c.metadata.trusted;

@@ -159,10 +159,9 @@ function lastResid(model: HookedTransformer, text: string, layer: number, hook =
 }
 
 describe("checkResidCache(fn)", () => {
-  it("passes a right answer, also one returned as a 1-D tensor", async () => {
-    expect((await checkResidCache((m, t, l) => lastResid(m, t, l), quiet)).line).toMatch(/^✓ 1\.1 lastTokenResid: passed \(4 cases/);
-    const r = await checkResidCache((m, t, l) => tf.tensor1d(lastResid(m, t, l)), quiet);
-    expect(r.passed).toBe(true);
+  it("passes a right answer and fails a 1-D tensor (the signature asks for number[]), naming the type", async () => {
+    expect((await checkResidCache((m, t, l) => lastResid(m, t, l), quiet)).line).toMatch(/^✓ 1\.1 lastTokenResid: passed \(6 cases: 3 prompts of different lengths/);
+    expect(failing(await checkResidCache((m, t, l) => tf.tensor1d(lastResid(m, t, l)), quiet))).toContain("your return value is a tf.Tensor of shape [64], but the exercise asks for a number[]");
   });
   it("names the off-by-one layer, resid_pre, the BOS position, and a shape mismatch with both shapes", async () => {
     expect(failing(await checkResidCache((m, t, l) => lastResid(m, t, l === 0 ? 1 : 0), quiet))).toContain("off by one layer: you returned blocks.1.hook_resid_post (after block 1), but layer = 0 asks for blocks.0.hook_resid_post");
@@ -292,7 +291,7 @@ const pearsonR = (a: number[], b: number[]) => {
 
 describe("checkSpearman(fn)", () => {
   it("passes Pearson's r of average ranks", async () => {
-    expect((await checkSpearman((x, y) => pearsonR(ranksOf(x), ranksOf(y)), quiet)).line).toBe("✓ 6.2 spearmanRho: passed (3 cases: non-linear monotone, decreasing, with ties)");
+    expect((await checkSpearman((x, y) => pearsonR(ranksOf(x), ranksOf(y)), quiet)).line).toBe("✓ 6.2 spearmanRho: passed (4 cases: non-linear monotone, decreasing, with ties, numbers that sort differently as text)");
   });
   it("names Pearson on raw values, ties broken by position, and a lost sign", async () => {
     expect(failing(await checkSpearman(pearsonR, quiet))).toContain("that is Pearson's r of the raw values");

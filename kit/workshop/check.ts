@@ -116,6 +116,111 @@ export function typeName(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
+/** One argument of the learner's function: its name in the exercise, its value, and whether it is shared (not copied). */
+export interface LearnerArg {
+  name: string;
+  value: unknown;
+  /** Pass the value itself (e.g. the model), not a fresh copy, and do not watch it for changes. */
+  shared?: boolean;
+}
+
+/** The first place where `after` differs from `before` ("[1][0]: was 2, now 6"), or null when they are equal. */
+export function firstChange(before: unknown, after: unknown, where = ""): string | null {
+  const list = (v: unknown) => Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+  if (typeof before === "number" && typeof after === "number") {
+    return Object.is(before, after) || before === after ? null : `${where}: was ${before}, now ${after}`;
+  }
+  if (list(before) && list(after)) {
+    const a = before as ArrayLike<unknown>;
+    const b = after as ArrayLike<unknown>;
+    if (a.length !== b.length) return `${where}: had length ${a.length}, now ${b.length}`;
+    for (let i = 0; i < a.length; i++) {
+      const c = firstChange(a[i], b[i], `${where}[${i}]`);
+      if (c) return c;
+    }
+    return null;
+  }
+  if (before !== null && after !== null && typeof before === "object" && typeof after === "object" && !list(before) && !list(after)) {
+    for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      const c = firstChange((before as Record<string, unknown>)[k], (after as Record<string, unknown>)[k], `${where}.${k}`);
+      if (c) return c;
+    }
+    return null;
+  }
+  return before === after ? null : `${where}: was ${typeName(before)}, now ${typeName(after)}`;
+}
+
+/** Fail when an argument the learner received differs from the original: the learner's function changed its input. */
+export function failIfChanged(name: string, args: readonly LearnerArg[], given: readonly unknown[], what: string, advice = ""): void {
+  args.forEach((a, i) => {
+    if (a.shared) return;
+    const change = firstChange(a.value, given[i]);
+    if (change) {
+      fail(
+        `your function changed its input ${a.name} (${a.name}${change}). ${advice || `The notebook uses ${a.name} again after calling ${name}, so leave it as it was: compute into new arrays (e.g. [...v], X.map((row) => [...row]))`}`,
+        `case: ${what}`,
+      );
+    }
+  });
+}
+
+/**
+ * Call the learner's function on fresh copies of `args` (shared ones passed as they are) and fail, naming the input,
+ * when the function changed one of them. Returns the value and the copies it received.
+ */
+export async function callFresh<T>(name: string, fn: unknown, args: readonly LearnerArg[], what: string, advice = ""): Promise<{ value: T; given: unknown[] }> {
+  const given = args.map((a) => (a.shared ? a.value : structuredClone(a.value)));
+  const value = await callLearner<T>(name, fn, given, what);
+  failIfChanged(name, args, given, what, advice);
+  return { value, given };
+}
+
+/**
+ * Call the learner's function twice, each time on fresh copies of `args`, read each result with `read` (which checks
+ * its type), and fail when the two results differ (state kept between calls). Returns the first result read.
+ */
+export async function callTwice<R>(name: string, fn: unknown, args: readonly LearnerArg[], what: string, read: (value: unknown) => R, key: (r: R) => number[]): Promise<R> {
+  const first = read((await callFresh<unknown>(name, fn, args, what)).value);
+  const second = read((await callFresh<unknown>(name, fn, args, what)).value);
+  const a = key(first);
+  const b = key(second);
+  if (a.length !== b.length || a.some((x, i) => !(Object.is(x, b[i]) || x === b[i]))) {
+    const [e, r] = previewPair(a, b);
+    fail(`your function returned a different result when called again with the same inputs (first ${e}, then ${r}): does it keep state between calls, in a variable outside the function or in an input it changed?`, `case: ${what}`);
+  }
+  return first;
+}
+
+/** The type of a value that is not a plain array, for "the exercise asks for a number[]" messages; null for a plain array. */
+function notPlain(value: unknown): string | null {
+  if (value instanceof tf.Tensor) return `a tf.Tensor of shape ${shapeText(value.shape)}`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  return null;
+}
+
+/**
+ * Fail unless `value` is a plain (nested) JavaScript array of numbers as the exercise's signature asks (`asked`, e.g.
+ * "number[]"): a tensor or a typed array is named, with how to convert it.
+ */
+export function requirePlainArray(value: unknown, what: string, asked: string): void {
+  const walk = (v: unknown, where: string): void => {
+    const t = notPlain(v);
+    if (t) {
+      const how = v instanceof tf.Tensor ? "read it with Array.from(t.dataSync()) (then dispose the tensor)" : "convert it with Array.from(x)";
+      fail(`${what}${where} is ${t}, but the exercise asks for a ${asked} (the next cells use it as a plain array): ${how}`);
+    }
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${where}[${i}]`));
+  };
+  walk(value, "");
+}
+
+/** A number as the exercise asks (not a tensor, not a one-element array): fails naming what was received. */
+export function requireNumber(value: unknown, what: string): number {
+  if (typeof value === "number") return value;
+  const extra = value instanceof tf.Tensor ? ": read a tensor's value with t.dataSync()[0] (then dispose it), or compute with plain numbers" : "";
+  fail(`return one number; ${what} returned ${typeName(value)}${extra}`);
+}
+
 /** Numbers read from a learner value, flattened row-major, with the value's shape. */
 export interface NumericValue {
   values: number[];
@@ -188,6 +293,30 @@ export function allClose(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4)
     if (!(Math.abs(a[i] - b[i]) <= tol * scale)) return false;
   }
   return true;
+}
+
+/**
+ * Expected and received values for messages, with 4 significant digits, or — when they print the same but differ —
+ * with as many digits as tell them apart, and the largest gap.
+ */
+export function previewPair(expected: ArrayLike<number> | number, received: ArrayLike<number> | number, max = 6): [string, string] {
+  const e = typeof expected === "number" ? [expected] : Array.from(expected);
+  const r = typeof received === "number" ? [received] : Array.from(received);
+  const show = (xs: number[], digits: number) => {
+    const text = xs.slice(0, max).map((v) => (digits === 4 ? fmt(v) : Number.isFinite(v) ? String(Number(v.toPrecision(digits))) : String(v)));
+    return typeof expected === "number" && typeof received === "number" ? text[0] : `[${text.join(", ")}${xs.length > max ? `, … (${xs.length} values)` : ""}]`;
+  };
+  for (const digits of [4, 6, 8, 10, 12, 14, 17]) {
+    const [a, b] = [show(e, digits), show(r, digits)];
+    if (a !== b) return digits === 4 ? [a, b] : [a, `${b} (they differ by ${maxAbsDiff(e.slice(0, max), r.slice(0, max)).toExponential(2)})`];
+  }
+  return [show(e, 4), show(r, 4)];
+}
+
+/** The two detail lines "expected …" and "received …" (see `previewPair`). */
+export function expectedReceived(expected: ArrayLike<number> | number, received: ArrayLike<number> | number, max = 6): [string, string] {
+  const [a, b] = previewPair(expected, received, max);
+  return [`expected ${a}`, `received ${b}`];
 }
 
 /** Numbers for messages: up to `max` values with 4 significant digits. */

@@ -33,7 +33,7 @@ export const HINTS: Record<string, ExerciseHints> = {
   "3.1": {
     name: "probeAccuracyByLayer",
     levels: [
-      "For every entry of `acts` (the embedding first, then each block): fit a probe on the training rows, predict the test rows, count the fraction predicted right.",
+      "For every entry of `acts` (one point of the network each, in forward order): fit a probe on the rows listed in `train`, predict the rows listed in `test`, count the fraction predicted right.",
       "`diffOfMeans(Xtrain, ytrain)` (from persona-kit) gives `{ score, threshold }`; `score(Xtest)` returns one projection per test row; predict 1 when `score > threshold`. Select rows with `train.map((i) => X[i])`.",
       "`return acts.map((X) => { const dm = diffOfMeans(train.map((i) => X[i]), train.map((i) => labels[i])); const s = dm.score(test.map((i) => X[i])); return s.filter((v, k) => (v > dm.threshold ? 1 : 0) === labels[test[k]]).length / test.length; });`",
     ],
@@ -43,7 +43,7 @@ export const HINTS: Record<string, ExerciseHints> = {
     levels: [
       "A forward hook is a pair `[hookName, fn]`; `fn(act)` returns the activation the model should use instead. The residual stream after block `layer` is `blocks.${layer}.hook_resid_post`.",
       "`act` is [batch, positions, d_model]; `tf.add(act, tf.mul(tf.tensor1d(v), alpha))` broadcasts the vector over batch and positions. Return the result (tensors made inside the hook are cleaned up by the forward pass).",
-      "`return [`blocks.${layer}.hook_resid_post`, (act) => tf.add(act, tf.mul(tf.tensor1d(v), alpha))];`",
+      "``return [`blocks.${layer}.hook_resid_post`, (act) => tf.add(act, tf.mul(tf.tensor1d(v), alpha))];`` (`tf.tensor1d(v)` reads v once; never change v itself: the notebook reuses it for every α)",
     ],
   },
   "5.1": {
@@ -72,6 +72,19 @@ export const HINTS: Record<string, ExerciseHints> = {
   },
 };
 
+/** Hint text as HTML: escaped, with `code` and ``code with ` inside`` spans as <code> (JupyterLab shows the HTML). */
+export function hintHtml(text: string): string {
+  const esc = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  const code = (c: string) => `<code style="white-space:pre-wrap">${esc(c)}</code>`;
+  let out = "";
+  let last = 0;
+  for (const m of text.matchAll(/``\s?([\s\S]+?)\s?``|`([^`]+)`/g)) {
+    out += esc(text.slice(last, m.index)) + code(m[1] ?? m[2]);
+    last = m.index! + m[0].length;
+  }
+  return out + esc(text.slice(last));
+}
+
 /** The hint text for an exercise ("1.1" or the function name) at a level (1–3). Throws on an unknown exercise. */
 export function hintText(exercise: string, level = 1): string {
   const id = HINTS[exercise] ? exercise : Object.keys(HINTS).find((k) => HINTS[k].name === exercise);
@@ -88,7 +101,7 @@ export function hint(exercise: string, level = 1): void {
   const line = `Hint ${level}/3 for ${id} ${HINTS[id].name}: ${text}${more}`;
   const write = displayWriter();
   if (write) {
-    const html = `<div style="border-left:4px solid #1565c0;background:#e3f2fd;padding:8px 12px;margin:6px 0;font-family:sans-serif"><strong>Hint ${level}/3 · ${id} ${HINTS[id].name}</strong><div>${text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")}</div><div style="color:#555">${more.trim()}</div></div>`;
+    const html = `<div style="border-left:4px solid #1565c0;background:#e3f2fd;padding:8px 12px;margin:6px 0;font-family:sans-serif"><strong>Hint ${level}/3 · ${id} ${HINTS[id].name}</strong><div>${hintHtml(text)}</div><div style="color:#555">${more.trim()}</div></div>`;
     write({ data: { "text/plain": line, "text/markdown": `**Hint ${level}/3 · ${id} ${HINTS[id].name}:** ${text}${more}`, "text/html": html }, metadata: {}, transient: {} }, false);
   } else process.stdout.write(`${line}\n`);
 }

@@ -7,10 +7,11 @@
  * Cases: counts whose exact intervals are the kit's `wilson` (0 of 20, 3 of 48, 24 of 48, 48 of 48, 1 of 1000, and
  * n = 0 → the whole range [0, 1]). A wrong answer is matched against the usual mistakes: the normal approximation
  * (Wald; it collapses to [0, 0] at k = 0), another confidence level (z = 1.645, 2.576, 1 or 2), lower and upper
- * swapped, percentages, NaN for n = 0.
+ * swapped, percentages, NaN for n = 0. z = 1.96 and the exact quantile 1.959963984540054 are both right. When expected
+ * and received print the same, the details show more digits and the gap.
  */
 import { wilson } from "../util/stats";
-import { callLearner, fail, fmt, runCheck, typeName, type CheckOptions, type CheckResult } from "./check";
+import { callTwice, expectedReceived, fail, fmt, runCheck, typeName, type CheckOptions, type CheckResult } from "./check";
 
 /** The learner's function for exercise 5.1. */
 export type WilsonFn = (k: number, n: number) => unknown;
@@ -37,6 +38,10 @@ function wald(k: number, n: number, z = 1.96, clip = false) {
   return clip ? { lower: Math.max(0, p - h), upper: Math.min(1, p + h) } : { lower: p - h, upper: p + h };
 }
 
+/** The 97.5% quantile of the standard normal distribution, which 1.96 rounds. */
+const Z_EXACT = 1.959963984540054;
+
+/** Same interval within `tol` (absolute): 1e-6 is float32 level for values in [0, 1]; the mistakes are 1e-4 or more away. */
 const near = (a: { lower: number; upper: number }, b: { lower: number; upper: number }, tol = 1e-6) => Math.abs(a.lower - b.lower) <= tol && Math.abs(a.upper - b.upper) <= tol;
 
 /** Check exercise 5.1 (see the file comment). Never throws because of the learner's code. */
@@ -47,15 +52,19 @@ export function checkLeakageCI(fn: WilsonFn, { display = true }: CheckOptions = 
     async () => {
       for (const [k, n] of CASES) {
         const what = `wilsonInterval(${k}, ${n})`;
-        const value = await callLearner<unknown>("wilsonInterval", fn, [k, n], what);
-        if (value === null || typeof value !== "object" || typeof (value as { lower?: unknown }).lower !== "number" || typeof (value as { upper?: unknown }).upper !== "number") {
-          fail(`return an object { lower, upper } of numbers; ${what} returned ${typeName(value)}`);
-        }
-        const got = { lower: (value as { lower: number }).lower, upper: (value as { upper: number }).upper };
+        const read = (value: unknown) => {
+          if (value === null || typeof value !== "object" || typeof (value as { lower?: unknown }).lower !== "number" || typeof (value as { upper?: unknown }).upper !== "number") {
+            fail(`return an object { lower, upper } of numbers; ${what} returned ${typeName(value)}`);
+          }
+          return { lower: (value as { lower: number }).lower, upper: (value as { upper: number }).upper };
+        };
+        const args = [{ name: "k", value: k }, { name: "n", value: n }];
+        const got = await callTwice("wilsonInterval", fn, args, what, read, (r) => [r.lower, r.upper]);
         const w = wilson(k, n);
         const expected = { lower: w.lower, upper: w.upper };
-        if (near(got, expected)) continue;
-        const details = [`case: ${what} (k = ${k} of n = ${n})`, `expected [${fmt(expected.lower)}, ${fmt(expected.upper)}]`, `received [${fmt(got.lower)}, ${fmt(got.upper)}]`];
+        // z = 1.96 as the exercise says, or the exact 97.5% normal quantile it rounds.
+        if (near(got, expected) || near(got, wilson(k, n, Z_EXACT))) continue;
+        const details = [`case: ${what} (k = ${k} of n = ${n})`, ...expectedReceived([expected.lower, expected.upper], [got.lower, got.upper])];
         if (n === 0) fail(`n = 0 (no observations): the rate is unknown, so return the whole range { lower: 0, upper: 1 }, not NaN or an error`, ...details);
         if (near(got, { lower: expected.upper, upper: expected.lower })) fail(`lower and upper are swapped`, ...details);
         if (near(got, { lower: 100 * expected.lower, upper: 100 * expected.upper }, 1e-4)) fail(`percentages: return fractions in [0, 1]`, ...details);

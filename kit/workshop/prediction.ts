@@ -6,7 +6,7 @@
  *   await checkLeakagePrediction(projectionDifference);
  *
  * Cases: small matrices with a direction of norm 5 ([3, 0, 4] → v̂ = [0.6, 0, 0.8]) and n ≠ d, so each usual
- * mistake gives a different number: the sign flipped (own − dataset), v not normalised (× ‖v‖), the model's own
+ * mistake gives a different number: the sign flipped (own − dataset), v not normalised (× ‖v‖) or divided by ‖v‖², the model's own
  * responses not subtracted, sums instead of means, a mean over the wrong axis (NaN or a wrong-length product).
  *
  * `screeningActivations(model, dataset, { layer })` reads the inputs on a real model: for every episode, the mean
@@ -18,7 +18,7 @@ import { generate } from "../runtime/generate";
 import type { HookName } from "../model/hooks";
 import type { HookedTransformer } from "../model/transformer";
 import type { Episode } from "../world/types";
-import { callLearner, fail, fmt, norm, runCheck, typeName, type CheckOptions, type CheckResult } from "./check";
+import { callTwice, expectedReceived, fail, fmt, norm, requireNumber, runCheck, typeName, type CheckOptions, type CheckResult } from "./check";
 
 /** The learner's function for exercise 6.1. */
 export type ProjectionDifferenceFn = (datasetActs: number[][], ownActs: number[][], direction: number[]) => unknown;
@@ -71,27 +71,24 @@ export function checkLeakagePrediction(fn: ProjectionDifferenceFn, { display = t
     async () => {
       for (const [ci, c] of CASES.entries()) {
         const what = `case ${ci + 1} (datasetActs and ownActs [${c.data.length}, ${c.v.length}], direction [${c.v.join(", ")}], ‖direction‖ = ${fmt(norm(c.v))})`;
-        const value = await callLearner<unknown>("projectionDifference", fn, [structuredClone(c.data), structuredClone(c.own), [...c.v]], what);
-        let got = value;
-        if (got instanceof tf.Tensor && got.size === 1) {
-          const t = got;
-          got = t.dataSync()[0];
-          t.dispose();
-        }
-        if (typeof got !== "number") fail(`return one number (the dataset's projection difference); received ${typeName(value)}`, `case: ${what}`);
+        const args = [{ name: "datasetActs", value: c.data }, { name: "ownActs", value: c.own }, { name: "direction", value: c.v }];
+        const got = await callTwice("projectionDifference", fn, args, what, (value) => requireNumber(value, `projectionDifference(datasetActs, ownActs, direction) in case ${ci + 1}`), (g) => [g]);
         const g = got as number;
         const vn = norm(c.v);
         const unit = c.v.map((x) => x / vn);
         const dataProj = mean(c.data.map((r) => dot(r, unit)));
         const ownProj = mean(c.own.map((r) => dot(r, unit)));
         const expected = dataProj - ownProj;
-        const same = (x: number) => Math.abs(g - x) <= 1e-6 * Math.max(1, Math.abs(x));
+        // float32 level (a computation with tf tensors is right too); every mistake below is at least 1e-2 away
+        const same = (x: number) => Math.abs(g - x) <= 1e-5 * Math.max(1, Math.abs(x));
         if (same(expected)) continue;
-        const details = [`case: ${what}`, `expected ${fmt(expected)}`, `received ${fmt(g)}`];
+        const details = [`case: ${what}`, ...expectedReceived(expected, g)];
         if (Number.isNaN(g)) fail(`NaN: check the axes — project each row (a dot product over its d = ${c.v.length} features, axis 1), then average over rows (axis 0)`, ...details);
         if (same(-expected)) fail(`sign flipped: you computed own − dataset; the projection difference is mean(dataset · v̂) − mean(own · v̂)`, ...details);
         if (same(expected * vn)) fail(`not normalised: you projected onto v itself (‖v‖ = ${fmt(vn)}); divide the direction by its norm first`, ...details);
         if (same(-expected * vn)) fail(`sign flipped and not normalised: mean(dataset · v̂) − mean(own · v̂) with v̂ = v / ‖v‖`, ...details);
+        if (same(expected / vn)) fail(`you divided by ‖v‖² (projected onto v / ‖v‖²): that is the coefficient of v, not the length along the unit direction; divide the direction by ‖v‖ once`, ...details);
+        if (same(-expected / vn)) fail(`sign flipped and divided by ‖v‖²: mean(dataset · v̂) − mean(own · v̂) with v̂ = v / ‖v‖`, ...details);
         if (same(dataProj)) fail(`you returned the dataset's mean projection alone; subtract the mean projection of the model's own responses (ownActs)`, ...details);
         if (same(dataProj * vn)) fail(`you returned the dataset's projection onto unnormalised v, and forgot to subtract the model's own responses`, ...details);
         if (same(expected * c.data.length)) fail(`you summed over rows; average instead (mean over rows, axis 0)`, ...details);
