@@ -8,7 +8,10 @@ import { activationPatching, attributionPatching, directLogitAttribution, direct
 import { spearman } from "../kit/leakage";
 import { makeConfig, type ModelConfig } from "../kit/model/config";
 import { HookedTransformer } from "../kit/model/transformer";
+import { generateOnnx } from "../kit/onnx/generate";
 import { runWithCacheOnnx } from "../kit/onnx/run";
+import { generate } from "../kit/runtime/generate";
+import { withInferencePath } from "../kit/runtime/route";
 import { WordLevelTokenizer } from "../kit/tokenizers/wordlevel";
 
 beforeAll(async () => {
@@ -107,7 +110,7 @@ describe("per-head outputs", () => {
     expect(m.hookNames()).not.toContain("blocks.0.attn.hook_result");
     m.setUseAttnResult(true);
     expect(m.hookNames()).toContain("blocks.0.attn.hook_result");
-    const { logits, cache } = m.runWithCache(TOKENS);
+    const { logits, cache } = withInferencePath("tfjs", () => m.runWithCache(TOKENS));
     expect(maxAbsDiff(logits, before)).toBeLessThan(1e-5);
     const r = cache.get("result", 1);
     expect(r.shape).toEqual([1, 7, 4, 32]);
@@ -128,11 +131,26 @@ describe("per-head outputs", () => {
   });
 });
 
+describe("per-head outputs in generation", () => {
+  it("generate and generateOnnx with setUseAttnResult(true) give the greedy tokens of the plain model", () => {
+    const m = randomModel("llama");
+    const plain = generate(m, [[3, 14, 15], [92]], { maxNewTokens: 6, temperature: 0 }).sequences;
+    m.setUseAttnResult(true);
+    const tfjs = generate(m, [[3, 14, 15], [92]], { maxNewTokens: 6, temperature: 0, fwdHooks: [["blocks.0.attn.hook_result", () => undefined]] }).sequences;
+    const onnx = generateOnnx(m, [[3, 14, 15], [92]], { maxNewTokens: 6, temperature: 0, namesFilter: ["blocks.1.attn.hook_result"] });
+    expect(tfjs).toEqual(plain);
+    expect(onnx.sequences).toEqual(plain);
+    expect(onnx.caches[1].get("result", 1).shape).toEqual([2, 1, 4, 32]);
+    for (const c of onnx.caches) c.dispose();
+    m.dispose();
+  });
+});
+
 describe.each(["gpt2", "llama"] as const)("ragged batches (%s)", (family) => {
   it("runWithCache(rows of different lengths) left-pads: each row's last logits equal the row run alone, on both runtimes", () => {
     const m = randomModel(family);
     const rows = [[3, 14, 15, 92, 65], [35, 89], [7, 7, 7, 8]];
-    const { logits, cache } = m.runWithCache(rows);
+    const { logits, cache } = withInferencePath("tfjs", () => m.runWithCache(rows));
     expect(logits.shape).toEqual([3, 5, 97]);
     const onnx = runWithCacheOnnx(m, rows, { namesFilter: ["blocks.1.hook_resid_post"] });
     for (const [b, r] of rows.entries()) {
@@ -146,7 +164,7 @@ describe.each(["gpt2", "llama"] as const)("ragged batches (%s)", (family) => {
     }
     expect(maxAbsDiff(onnx.cache.get("resid_post", 1), cache.get("resid_post", 1))).toBeLessThan(1e-4);
     const hooked = m.runWithHooks(rows);
-    expect(maxAbsDiff(hooked, logits)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(hooked, logits)).toBeLessThan(1e-6);
     for (const t of [logits, onnx.logits, hooked]) t.dispose();
     cache.dispose();
     onnx.cache.dispose();
