@@ -10,11 +10,13 @@ function tokenizerOf(model: WithTokenizer, where: string): Tokenizer {
   return model.tokenizer;
 }
 
-/** One string per token of `input` (text is encoded first, BOS prepended when the tokenizer has one unless addBos is false). */
+/** One string per token of `input`, each id decoded alone (text is encoded first; BOS as the tokenizer adds it unless addBos is false). */
 export function strTokens(model: WithTokenizer, input: string | readonly number[], addBos?: boolean): string[] {
   const tok = tokenizerOf(model, "toStrTokens");
   const ids = typeof input === "string" ? tok.encode(input, addBos === undefined ? {} : { addBos }) : input;
-  return ids.map((id) => tok.idToToken(id) ?? tok.decode([id], { skipSpecialTokens: false }));
+  // Each id decoded alone (" Once", not the raw piece "ĠOnce"/"▁Once"), as TransformerLens does; pieces that decode to
+  // nothing alone (special tokens, partial bytes) fall back to the vocabulary entry.
+  return ids.map((id) => tok.decode([id], { skipSpecialTokens: false }) || (tok.idToToken(id) ?? `#${id}`));
 }
 
 /** The one id `text` encodes to (no BOS). */
