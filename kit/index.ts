@@ -38,6 +38,11 @@ export {
   type HookPoint,
 } from "./model/hooks";
 
+// --- Residual stream, logit lens, attribution, patching (kit/lens) ---
+export * from "./lens";
+export { padBatch, type PaddedBatch } from "./model/batch";
+export { accumulatedResid, decomposeResid, normScale, type StackedResid } from "./model/resid";
+
 // --- Generation ---
 export { generate, type GenerateOptions, type GenerateResult, type PromptInput } from "./runtime/generate";
 export { decode, promptRows, type DecodeStep, type DecodeStepper } from "./generate/decode";

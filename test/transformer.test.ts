@@ -243,10 +243,11 @@ describe("runWithCache", () => {
     m.dispose();
   });
 
-  it("run(tokens) rejects out-of-vocabulary ids and ragged batches", () => {
+  it("run(tokens) rejects out-of-vocabulary ids, also in ragged batches (which it left-pads, kit/model/batch.ts)", () => {
     const m = randomModel("gpt2");
     expect(() => m.run([[1, 200]])).toThrow(/token id must be an integer in \[0, 97\), received 200/);
-    expect(() => m.run([[1, 2], [1]])).toThrow(/same length/);
+    expect(() => m.run([[1, 2], [200]])).toThrow(/token id must be an integer in \[0, 97\), received 200/);
+    expect(() => m.run([[1, 2], []])).toThrow(/run: every sequence needs at least one token, row 1 is empty/);
     m.dispose();
   });
 });

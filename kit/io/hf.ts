@@ -74,6 +74,9 @@ export function configFromHf(hf: Json, where = "configFromHf"): ModelConfig {
     if (type === "mistral" && typeof hf.sliding_window === "number" && hf.sliding_window < num("max_position_embeddings", 0)) {
       problems.push(`sliding_window attention (${hf.sliding_window}) is not supported`);
     }
+    if (type === "qwen2" && hf.use_sliding_window === true && typeof hf.sliding_window === "number" && hf.sliding_window < num("max_position_embeddings", 0)) {
+      problems.push(`use_sliding_window with sliding_window ${hf.sliding_window} < max_position_embeddings is not supported (the model would attend beyond its window); set use_sliding_window false only if every input is shorter than the window`);
+    }
     const qwen = type === "qwen2";
     input = resolveConfig({
       family: "llama",

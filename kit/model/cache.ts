@@ -7,15 +7,38 @@
 import { tf } from "../backend";
 import { actName, type BlockHookName, type HookName } from "./hooks";
 import { nearMatches } from "../util/editDistance";
+import { accumulatedResid, decomposeResid, type ResidModel, type StackedResid } from "./resid";
 
 export class ActivationCache {
   private readonly store: Map<HookName, tf.Tensor>;
   readonly nLayers: number;
   private disposed = false;
 
-  constructor(entries: Map<HookName, tf.Tensor>, nLayers: number) {
+  /** The model that made the cache (for `applyLn`); null when unknown. */
+  readonly model: ResidModel | null;
+
+  constructor(entries: Map<HookName, tf.Tensor>, nLayers: number, model: ResidModel | null = null) {
     this.store = entries;
     this.nLayers = nLayers;
+    this.model = model;
+  }
+
+  /**
+   * The residual stream before blocks 0..layer and (default layer: all) after the last: `{ resid: [n, ...], labels }`
+   * (kit/model/resid.ts). `applyLn` puts each entry through the final norm, recomputed on itself (the logit lens).
+   */
+  accumulatedResid(layer?: number, options: { applyLn?: boolean; inclMid?: boolean; model?: ResidModel } = {}): StackedResid {
+    this.checkAlive("accumulatedResid");
+    return accumulatedResid(this, options.model ?? this.model, layer, options);
+  }
+
+  /**
+   * The stream's summands (embeddings, attention and MLP outputs of each block before `layer`): `{ resid, labels }`,
+   * summing to the stream there. `applyLn` scales them by the final norm's scale of the full stream (linear, no bias).
+   */
+  decomposeResid(layer?: number, options: { applyLn?: boolean; mode?: "all" | "attn" | "mlp"; inclEmbeds?: boolean; model?: ResidModel } = {}): StackedResid {
+    this.checkAlive("decomposeResid");
+    return decomposeResid(this, options.model ?? this.model, layer, options);
   }
 
   /** Hook names held, in the order the forward pass reached them. */

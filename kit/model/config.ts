@@ -45,6 +45,8 @@ export interface ModelConfig {
   bosTokenId: number | null;
   eosTokenId: number | null;
   padTokenId: number | null;
+  /** Compute attention per head and expose `blocks.L.attn.hook_result` [B, T, H, d] (TransformerLens's use_attn_result). */
+  useAttnResult?: boolean;
 }
 
 export type ModelConfigInput = Partial<ModelConfig> & { family: ModelFamily };

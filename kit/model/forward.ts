@@ -32,6 +32,10 @@ export interface ForwardOps<V> {
   transpose(x: V, perm: readonly number[]): V;
   /** Batched product over leading axes: [..., M, K] @ [..., K, P] (or [..., P, K]ᵀ with transposeB) → [..., M, P]. */
   bmm(a: V, b: V, o?: { transposeB?: boolean }): V;
+  /** Sum over one axis (dropped): [..., n, ...] → [..., ...]. */
+  sum(x: V, axis: number): V;
+  /** Each head through its own rows of W: z [B, T, H, dh] × W [H·dh, d] → [B, T, H, d] (per-head outputs). */
+  perHead(z: V, W: V, heads: number): V;
   /** Softmax over the last axis. */
   softmax(x: V): V;
   /** RoPE: `x·cos + (x @ R)·sin`, x: [B, T, heads, dh], cos/sin: [B|1, T, 1, dh]. */
@@ -73,6 +77,14 @@ export function forward<V>(cfg: ModelConfig, ops: ForwardOps<V>, { tokens, posit
   const cos = llama ? ops.reshape(ops.embed(p("rope.cos"), positions), [0, 0, 1, dh]) : null; // [B|1, T, 1, dh]
   const sin = llama ? ops.reshape(ops.embed(p("rope.sin"), positions), [0, 0, 1, dh]) : null; // [B|1, T, 1, dh]
 
+  // Opt-in per-head outputs (TransformerLens's use_attn_result): the output projection head by head, then summed.
+  const attnFromResult = (l: number, z: V): V => {
+    const pre = `blocks.${l}.`;
+    const result = ops.hook(blockHook(l, "attn.hook_result"), ops.perHead(z, p(pre + "attn.W_O"), H)); // [B, T, H, d]
+    const summed = ops.sum(result, 2); // [B, T, d]
+    return cfg.attnOutBias ? ops.add(summed, p(pre + "attn.b_O")) : summed;
+  };
+
   const block = (l: number, x: V): V => {
     const pre = `blocks.${l}.`;
     const hk = (h: BlockHookName, v: V) => ops.hook(blockHook(l, h), v);
@@ -96,7 +108,7 @@ export function forward<V>(cfg: ModelConfig, ops: ForwardOps<V>, { tokens, posit
     const pattern = hk("attn.hook_pattern", ops.softmax(scores)); // [B, H, T, Tk]
     const zg = ops.bmm(ops.reshape(pattern, [0, K, -1, 0]), kv.v); // [B, K, G·T, dh]
     const z = hk("attn.hook_z", ops.transpose(ops.reshape(zg, [0, H, -1, dh]), [0, 2, 1, 3])); // [B, T, H, dh]
-    const attnOut = hk("hook_attn_out", ops.linear(ops.reshape(z, [0, 0, H * dh]), p(pre + "attn.W_O"), bias(cfg.attnOutBias, pre + "attn.b_O"))); // [B, T, d]
+    const attnOut = hk("hook_attn_out", cfg.useAttnResult ? attnFromResult(l, z) : ops.linear(ops.reshape(z, [0, 0, H * dh]), p(pre + "attn.W_O"), bias(cfg.attnOutBias, pre + "attn.b_O"))); // [B, T, d]
     x = hk("hook_resid_mid", ops.add(x, attnOut)); // [B, T, d]
 
     // --- MLP ---

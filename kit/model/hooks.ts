@@ -21,6 +21,8 @@ export type BlockHookName =
   | "attn.hook_attn_scores"
   | "attn.hook_pattern"
   | "attn.hook_z"
+  /** Per-head outputs [B, T, H, d]; only when `cfg.useAttnResult` (`model.setUseAttnResult(true)`). */
+  | "attn.hook_result"
   | "hook_attn_out"
   | "hook_resid_mid"
   | "ln2.hook_normalized"
@@ -67,6 +69,7 @@ const BLOCK_HOOKS: readonly BlockHookName[] = [
   "attn.hook_attn_scores",
   "attn.hook_pattern",
   "attn.hook_z",
+  "attn.hook_result",
   "hook_attn_out",
   "hook_resid_mid",
   "ln2.hook_normalized",
@@ -78,13 +81,13 @@ const BLOCK_HOOKS: readonly BlockHookName[] = [
 ];
 
 /** The block hook points a family has (RoPE and gated-MLP hooks exist only for Llama). */
-export function blockHookNames(cfg: Pick<ModelConfig, "family">): BlockHookName[] {
+export function blockHookNames(cfg: Pick<ModelConfig, "family" | "useAttnResult">): BlockHookName[] {
   const llamaOnly = new Set<BlockHookName>(["attn.hook_rot_q", "attn.hook_rot_k", "mlp.hook_pre_linear"]);
-  return BLOCK_HOOKS.filter((h) => cfg.family === "llama" || !llamaOnly.has(h));
+  return BLOCK_HOOKS.filter((h) => (cfg.family === "llama" || !llamaOnly.has(h)) && (h !== "attn.hook_result" || cfg.useAttnResult === true));
 }
 
 /** Every hook point of a model, in the order the forward pass reaches them. */
-export function hookNames(cfg: Pick<ModelConfig, "family" | "n_layers">): HookName[] {
+export function hookNames(cfg: Pick<ModelConfig, "family" | "n_layers" | "useAttnResult">): HookName[] {
   const names: HookName[] = ["hook_embed"];
   if (cfg.family === "gpt2") names.push("hook_pos_embed");
   const block = blockHookNames(cfg);
@@ -115,6 +118,7 @@ export function actName(name: string, layer?: number): string {
     rot_q: "attn.hook_rot_q",
     rot_k: "attn.hook_rot_k",
     z: "attn.hook_z",
+    result: "attn.hook_result",
     attn_scores: "attn.hook_attn_scores",
     scores: "attn.hook_attn_scores",
     pattern: "attn.hook_pattern",

@@ -64,6 +64,13 @@ export function tfjsOps(ctx: TfjsOpsContext): ForwardOps<tf.Tensor> {
     reshape: (x, shape) => tf.reshape(x, resolveShape(x, shape)),
     transpose: (x, perm) => tf.transpose(x, [...perm]),
     bmm: (a, b, { transposeB = false } = {}) => batchMatMul(a, b, { transposeB }),
+    sum: (x, axis) => tf.sum(x, axis),
+    perHead: (z, W, heads) => {
+      const [B, T, H, dh] = z.shape as [number, number, number, number];
+      const zh = tf.reshape(tf.transpose(z, [2, 0, 1, 3]), [H, B * T, dh]); // [H, B·T, dh]
+      const out = tf.matMul(zh, tf.reshape(W, [heads, dh, -1])); // [H, B·T, d]
+      return tf.transpose(tf.reshape(out, [H, B, T, -1]), [1, 2, 0, 3]); // [B, T, H, d]
+    },
     softmax: (x) => tf.softmax(x),
     rope: (x, cos, sin) => applyRope(x, cos, sin, ctx.rope!),
     hook: ctx.hook,

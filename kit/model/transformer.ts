@@ -21,7 +21,10 @@ import {
   type HookPoint,
 } from "./hooks";
 import { forward as modelForward } from "./forward";
-import { taping, ropeTables, type RopeTables } from "./ops";
+import { linear, taping, ropeTables, type RopeTables } from "./ops";
+import { padBatch } from "./batch";
+import { lnFinal } from "./resid";
+import { singleToken, strTokens } from "./tokens";
 import { countParams, initParams, paramShapes } from "./params";
 import { currentRouter } from "./router";
 import { hookLastDim, isSteering, steeringDelta, type Steering } from "./steering";
@@ -37,6 +40,8 @@ export interface ForwardOptions {
   kvCache?: KVCache;
   /** Per-token positions [B][T]; default: consecutive after the cache, shifted past left padding. */
   positions?: number[][];
+  /** [B][T]: 0 at left padding (ragged batches without a KV cache); default the KV cache's mask, if any. */
+  keyMask?: number[][] | null;
   /** Generation step, passed to hooks as `hook.step`. */
   step?: number | null;
   /** Set by trainers: computes the tied unembedding inside the gradient tape instead of reusing a cached transpose. */
@@ -136,6 +141,37 @@ export class HookedTransformer {
     if (this.rope) for (const t of Object.values(this.rope)) t.dispose();
   }
 
+  /** Compute attention per head and expose `blocks.L.attn.hook_result` [B, T, H, d] (TransformerLens's use_attn_result). */
+  setUseAttnResult(on: boolean): void {
+    this.cfg.useAttnResult = on;
+    this.hookSet.clear();
+    for (const n of hookNames(this.cfg)) this.hookSet.add(n);
+  }
+
+  /** Logits of residual-stream vectors: `x @ W_U`, x: [..., d] → [..., V] (no final norm; see applyLnFinal). */
+  unembed(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => linear(x, this.unembedMatrix(taping())));
+  }
+
+  /**
+   * The final norm (weight and bias included) applied to residual-stream vectors [..., d]: recomputed from `x`, or,
+   * given `scale` ([..., 1], the divisor the norm used on the full residual stream), with that fixed scale — linear in
+   * `x`, so the norms of a decomposition's components sum to the norm of the sum.
+   */
+  applyLnFinal(x: tf.Tensor, { scale }: { scale?: tf.Tensor } = {}): tf.Tensor {
+    return tf.tidy(() => lnFinal(this.cfg, x, this.params.get("ln_final.w")!, this.params.get("ln_final.b"), scale));
+  }
+
+  /** The token strings of an input, one per id (`model.tokenizer.idToToken`), as TransformerLens's to_str_tokens. */
+  toStrTokens(input: string | readonly number[], { addBos }: { addBos?: boolean } = {}): string[] {
+    return strTokens(this, input, addBos);
+  }
+
+  /** The one id that `text` encodes to (no BOS); a RangeError naming the pieces when it is several tokens. */
+  toSingleToken(text: string): number {
+    return singleToken(this, text);
+  }
+
   // ------------------------------------------------------------------------------------------------------------
   // Hooks
 
@@ -163,9 +199,9 @@ export class HookedTransformer {
 
   /** Logits [B, T, V] for a batch of tokens (no hooks beyond permanent ones). The caller disposes the result. */
   run(input: TokensInput): tf.Tensor3D {
-    const tokens = this.toTokens(input, "run");
+    const { tokens, keyMask } = this.batchTokens(input, "run");
     try {
-      return tf.tidy(() => this.forward(tokens, {}));
+      return tf.tidy(() => this.forward(tokens, { keyMask }));
     } finally {
       tokens.dispose();
     }
@@ -176,9 +212,9 @@ export class HookedTransformer {
    * The hooks are gone when this returns, also when a hook throws.
    */
   runWithHooks(input: TokensInput, { fwdHooks = [] }: { fwdHooks?: readonly FwdHook[] } = {}): tf.Tensor3D {
-    const tokens = this.toTokens(input, "runWithHooks");
+    const { tokens, keyMask } = this.batchTokens(input, "runWithHooks");
     try {
-      return tf.tidy(() => this.forward(tokens, { fwdHooks }));
+      return tf.tidy(() => this.forward(tokens, { fwdHooks, keyMask }));
     } finally {
       tokens.dispose();
     }
@@ -194,11 +230,11 @@ export class HookedTransformer {
   ): { logits: tf.Tensor3D; cache: ActivationCache } {
     const routed = currentRouter()?.runWithCache(this, input, { namesFilter, fwdHooks }); // a faster runtime when possible (kit/runtime)
     if (routed) return routed;
-    const tokens = this.toTokens(input, "runWithCache");
+    const { tokens, keyMask } = this.batchTokens(input, "runWithCache");
     const store = new Map<HookName, tf.Tensor>();
     try {
-      const logits = tf.tidy(() => this.forward(tokens, { fwdHooks, cacheFilter: namesFilter ?? (() => true), cacheOut: store }));
-      return { logits, cache: new ActivationCache(store, this.cfg.n_layers) };
+      const logits = tf.tidy(() => this.forward(tokens, { fwdHooks, keyMask, cacheFilter: namesFilter ?? (() => true), cacheOut: store }));
+      return { logits, cache: new ActivationCache(store, this.cfg.n_layers, this) };
     } catch (e) {
       for (const t of store.values()) t.dispose();
       throw e;
@@ -230,13 +266,14 @@ export class HookedTransformer {
     const cfg = this.cfg;
     const [B, T] = tokens.shape;
     const { kvCache, step = null } = opts;
+    const keyMask = opts.keyMask ?? kvCache?.keyMask ?? null;
     const past = kvCache?.length ?? 0;
     const Tk = past + T;
     if (Tk > cfg.n_ctx) {
       throw new RangeError(`forward: sequence length ${Tk}${past ? ` (${past} cached + ${T} new)` : ""} exceeds n_ctx ${cfg.n_ctx}`);
     }
     // Positions: consecutive after the cache, or given per row (left-padded batches).
-    const positions = opts.positions ?? this.defaultPositions(B, T, past, kvCache?.keyMask ?? null);
+    const positions = opts.positions ?? this.defaultPositions(B, T, past, keyMask);
     const training = opts.training ?? false;
     const ops = tfjsOps({
       param: (name) => this.runtimeParam(name, training),
@@ -248,7 +285,7 @@ export class HookedTransformer {
     const inputs = {
       tokens,
       positions: tf.tensor2d(positions.flat(), [positions.length, T], "int32"), // [B|1, T]
-      mask: this.attentionMask(B, T, past, kvCache?.keyMask ?? null), // [B|1, 1, T, Tk], or null: nothing masked
+      mask: this.attentionMask(B, T, past, keyMask), // [B|1, 1, T, Tk], or null: nothing masked
     };
     const logits = modelForward(cfg, ops, inputs) as tf.Tensor3D;
     if (kvCache) kvCache.length = Tk;
@@ -352,6 +389,13 @@ export class HookedTransformer {
     }
     const delta = steeringDelta(steers, act.rank === 4 ? 4 : 3, d, positions);
     return tf.add(act, tf.tensor(delta.data, delta.dims));
+  }
+
+  /** Tokens of a possibly ragged batch, left-padded (kit/model/batch.ts), with its key mask (null when unpadded). */
+  private batchTokens(input: TokensInput, where: string): { tokens: tf.Tensor2D; keyMask: number[][] | null } {
+    if (input instanceof tf.Tensor) return { tokens: this.toTokens(input, where), keyMask: null };
+    const b = padBatch(this, input, where);
+    return { tokens: tf.tensor2d(b.rows.flat(), [b.rows.length, b.rows[0].length], "int32"), keyMask: b.keyMask };
   }
 
   /** Normalise any accepted token input into an int32 [B, T] tensor (owned by the caller). */

@@ -202,6 +202,8 @@ function onnxOps(model: HookedTransformer, g: GraphBuilder, st: RecorderState): 
     reshape: (x, shape) => g.op("Reshape", [x, g.constI(shape)]),
     transpose: (x, perm) => g.op("Transpose", [x], { perm }),
     bmm: (a, b, { transposeB = false } = {}) => g.op("MatMul", [a, transposeB ? g.op("Transpose", [b], { perm: [0, 1, 3, 2] }) : b]),
+    sum: (x, axis) => g.op("ReduceSum", [x, g.constI([axis])], { keepdims: 0 }),
+    perHead: (z, W, heads) => g.op("Einsum", [z, g.op("Reshape", [W, g.constI([heads, cfg.d_head, -1])])], { equation: "bthk,hkd->bthd" }),
     softmax: (x) => g.op("Softmax", [x], { axis: -1 }),
     rope: (x, cos, sin) => g.op("Add", [g.op("Mul", [x, cos]), g.op("Mul", [g.op("MatMul", [x, param("rope.R")]), sin])]),
     hook,

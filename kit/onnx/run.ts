@@ -7,6 +7,7 @@ import { ActivationCache } from "../model/cache";
 import type { HookFilter, HookName } from "../model/hooks";
 import { hookLastDim, hookRank, steeringByHook, steeringDelta, type Steering } from "../model/steering";
 import type { HookedTransformer, TokensInput } from "../model/transformer";
+import { padBatch, type PaddedBatch } from "../model/batch";
 import { int64Tensor, onnxSession, OrtTensor, resolveHooks } from "./session";
 
 export interface OnnxRunOptions {
@@ -50,30 +51,44 @@ export function steeringFeeds(model: HookedTransformer, compiled: readonly HookN
   return feeds;
 }
 
-/** One forward pass on ONNX Runtime; returns the raw outputs (logits and the hook points asked for). */
+/**
+ * One forward pass on ONNX Runtime; returns the raw outputs (logits and the hook points asked for). A left-padded
+ * batch (`keyMask`, from padBatch) runs on the KV-cache graph with an empty past, which takes the attention mask.
+ */
 export function forwardOnnx(
   model: HookedTransformer,
   rows: readonly (readonly number[])[],
-  { hooks, steer = [], threads = 0, where = "forwardOnnx" }: { hooks?: HookFilter; steer?: readonly Steering[]; threads?: number; where?: string },
+  { hooks, steer = [], threads = 0, where = "forwardOnnx", keyMask = null, positions }: { hooks?: HookFilter; steer?: readonly Steering[]; threads?: number; where?: string; keyMask?: PaddedBatch["keyMask"]; positions?: PaddedBatch["positions"] },
 ): OnnxOutputs {
   const T = rows[0].length;
   if (T > model.cfg.n_ctx) throw new RangeError(`forward: sequence length ${T} exceeds n_ctx ${model.cfg.n_ctx} (${where})`);
   for (const s of steer) resolveHooks(model, [s.hook], where);
   const wanted = resolveHooks(model, hooks, where);
+  const kv = keyMask !== null;
   // Widened: the session serves every layer of the requested hook kinds (layer sweeps share it); fetch only `wanted`.
-  const s = onnxSession(model, { hooks: wanted, steer: [...new Set(steer.map((x) => x.hook))], threads, widen: true });
-  const positions = [Array.from({ length: T }, (_, i) => i)];
-  const feeds: Record<string, OrtTensor> = { input_ids: int64Tensor(rows), position_ids: int64Tensor(positions), ...steeringFeeds(model, s.steer, steer, positions, where) };
+  const s = onnxSession(model, { hooks: wanted, steer: [...new Set(steer.map((x) => x.hook))], threads, widen: true, kv });
+  const pos = positions ?? [Array.from({ length: T }, (_, i) => i)];
+  const feeds: Record<string, OrtTensor> = { input_ids: int64Tensor(rows), position_ids: int64Tensor(pos), ...steeringFeeds(model, s.steer, steer, pos, where) };
+  if (kv) Object.assign(feeds, { attention_mask: int64Tensor(keyMask) }, emptyPast(model, rows.length));
   const out = s.session.run(feeds, ["logits", ...wanted]);
   const result: OnnxOutputs = {};
   for (const [k, v] of Object.entries(out)) result[k] = { data: v.data as Float32Array, dims: v.dims.map(Number) };
   return result;
 }
 
-/** Logits [B, T, V] (a tf tensor; the caller disposes it), computed on ONNX Runtime. */
+/** Zero-length `past_key_values` feeds of the KV-cache graph. */
+function emptyPast(model: HookedTransformer, B: number): Record<string, OrtTensor> {
+  const { n_layers, n_key_value_heads: K, d_head } = model.cfg;
+  const empty = new OrtTensor("float32", new Float32Array(0), [B, K, 0, d_head]);
+  const feeds: Record<string, OrtTensor> = {};
+  for (let l = 0; l < n_layers; l++) feeds[`past_key_values.${l}.key`] = feeds[`past_key_values.${l}.value`] = empty;
+  return feeds;
+}
+
+/** Logits [B, T, V] (a tf tensor; the caller disposes it), computed on ONNX Runtime; ragged rows are left-padded. */
 export function runOnnx(model: HookedTransformer, input: TokensInput, { steer = [], threads = 0, where = "runOnnx" }: OnnxRunOptions = {}): tf.Tensor3D {
-  const rows = tokenRows(model, input, where);
-  const out = forwardOnnx(model, rows, { steer, threads, where });
+  const b = padBatch(model, input, where);
+  const out = forwardOnnx(model, b.rows, { steer, threads, where, keyMask: b.keyMask, positions: b.positions });
   return tf.tensor3d(out.logits.data, out.logits.dims as [number, number, number]);
 }
 
@@ -86,8 +101,8 @@ export function runWithCacheOnnx(
   input: TokensInput,
   { namesFilter, steer = [], threads = 0, where = "runWithCacheOnnx" }: OnnxRunOptions & { namesFilter?: HookFilter } = {},
 ): { logits: tf.Tensor3D; cache: ActivationCache } {
-  const rows = tokenRows(model, input, where);
-  const out = forwardOnnx(model, rows, { hooks: namesFilter ?? (() => true), steer, threads, where });
+  const b = padBatch(model, input, where);
+  const out = forwardOnnx(model, b.rows, { hooks: namesFilter ?? (() => true), steer, threads, where, keyMask: b.keyMask, positions: b.positions });
   const store = new Map<HookName, tf.Tensor>();
   let logits: tf.Tensor3D | null = null;
   try {
@@ -98,5 +113,5 @@ export function runWithCacheOnnx(
     for (const t of store.values()) t.dispose();
     throw e;
   }
-  return { logits, cache: new ActivationCache(store, model.cfg.n_layers) };
+  return { logits, cache: new ActivationCache(store, model.cfg.n_layers, model) };
 }

@@ -152,7 +152,7 @@ export function onnxSession(model: HookedTransformer, { hooks, steer = [], kv = 
     steerList = widenToKinds(model, steerList);
   }
   const nThreads = threads > 0 ? threads : model.numParams < SMALL_MODEL_PARAMS ? 1 : 0;
-  const key = JSON.stringify([kv, nThreads, hookList, steerList]);
+  const key = JSON.stringify([kv, nThreads, hookList, steerList, model.cfg.useAttnResult === true]);
   const ids = weightIds(model);
   let entry = cache.get(model);
   if (!entry || entry.weightsKey.length !== ids.length || entry.weightsKey.some((id, i) => id !== ids[i])) {
