@@ -10,6 +10,7 @@ import { isPlainObject } from "../kit/util/object";
 import { fnv1a, hash2, mulberry32, normalSampler } from "../kit/util/rng";
 import { quantile, wilson } from "../kit/util/stats";
 import { fields, section, showValue, unknownKeys } from "../kit/util/validate";
+import * as params from "../kit/model/params";
 import * as metrics from "../kit/organisms/metrics";
 
 describe("editDistance(a, b)", () => {
@@ -62,8 +63,7 @@ describe("rng: mulberry32(seed), normalSampler(rand), hash2(a, b), fnv1a(text)",
     expect(fnv1a("foobar")).toBe(0xbf9cf968);
   });
 
-  it("the model's params module re-exports the same mulberry32 and normalSampler", async () => {
-    const params = await import("../kit/model/params");
+  it("the model's params module re-exports the same mulberry32 and normalSampler", () => {
     expect(params.mulberry32).toBe(mulberry32);
     expect(params.normalSampler).toBe(normalSampler);
   });
