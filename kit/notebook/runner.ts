@@ -137,7 +137,8 @@ export function readNotebook(file: string): Notebook {
 }
 
 const SPLIT_MIMES = new Set(["application/javascript", "image/svg+xml"]);
-const isJsonMime = (mime: string) => mime === "application/json" || (mime.startsWith("application/") && mime.endsWith("+json"));
+/** A JSON MIME type (application/json or application/…+json): its bundle value is JSON, not lines of text. */
+export const isJsonMime = (mime: string) => mime === "application/json" || (mime.startsWith("application/") && mime.endsWith("+json"));
 
 /** Split a string into lines that keep their "\n" (what nbformat writes for multi-line strings). */
 function splitLines(s: string): string[] {
