@@ -4,13 +4,14 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as params from "../kit/model/params";
 import { describe, expect, it } from "vitest";
 import { editDistance, nearMatches } from "../kit/util/editDistance";
 import { isPlainObject } from "../kit/util/object";
 import { fnv1a, hash2, mulberry32, normalSampler } from "../kit/util/rng";
-import { quantile, wilson } from "../kit/util/stats";
+import { escapeHtml, escapeHtmlText } from "../kit/util/html";
+import { mean, quantile, wilson } from "../kit/util/stats";
 import { fields, section, showValue, unknownKeys } from "../kit/util/validate";
+import * as params from "../kit/model/params";
 import * as metrics from "../kit/organisms/metrics";
 
 describe("editDistance(a, b)", () => {
@@ -84,12 +85,25 @@ describe("stats: wilson(k, n, z), quantile(sorted, q)", () => {
     expect(() => wilson(1, 2, 0)).toThrow("wilson: z must be a positive number, received 0");
   });
 
+  it("mean(xs) is the arithmetic mean, NaN for no values", () => {
+    expect(mean([1, 2, 3, 6])).toBe(3);
+    expect(mean([])).toBeNaN();
+  });
+
   it("quantile(sorted, q) interpolates linearly between neighbours (type 7)", () => {
     const s = Float64Array.from([1, 2, 3, 4]);
     expect(quantile(s, 0)).toBe(1);
     expect(quantile(s, 1)).toBe(4);
     expect(quantile(s, 0.5)).toBe(2.5);
     expect(quantile([10, 20], 0.25)).toBe(12.5);
+  });
+});
+
+describe("html: escapeHtml(s), escapeHtmlText(s)", () => {
+  it("escapeHtml escapes &, <, > and double quotes; escapeHtmlText leaves quotes", () => {
+    expect(escapeHtml(`a & <b> "c"`)).toBe("a &amp; &lt;b&gt; &quot;c&quot;");
+    expect(escapeHtmlText(`a & <b> "c"`)).toBe(`a &amp; &lt;b&gt; "c"`);
+    expect(escapeHtml("&amp;")).toBe("&amp;amp;");
   });
 });
 

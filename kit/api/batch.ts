@@ -137,85 +137,140 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 /** Run `requests` through `options.client` (see the file comment). */
 export async function runBatch(requests: readonly BatchRequest[], options: BatchOptions): Promise<BatchRun> {
-  const where = "runBatch";
   const problems = checkOptions(options);
   if (!Array.isArray(requests)) problems.unshift(`requests must be an array of { messages, params? }, received ${typeof requests}`);
-  if (problems.length > 0) throw new RangeError(`${where}: ${problems.length} problem${problems.length > 1 ? "s" : ""}:\n  - ${problems.join("\n  - ")}`);
-  const { client, concurrency = 4, ratePerMinute, retries = 4, backoff = {}, timeoutMs = 60_000, cache, onResult, log, random = Math.random, signal } = options;
-  const maxWait = backoff.maxMs ?? 30_000;
-  const t0 = performance.now();
-  const n = requests.length;
-  const results: (BatchResult | undefined)[] = new Array(n).fill(undefined);
-  const stats: BatchStats = { requests: n, succeeded: 0, failed: 0, cacheHits: 0, cacheMisses: 0, calls: 0, retries: 0, elapsedMs: 0 };
-  const say = (line: string) => {
+  if (problems.length > 0) throw new RangeError(`${WHERE}: ${problems.length} problem${problems.length > 1 ? "s" : ""}:\n  - ${problems.join("\n  - ")}`);
+  const batch = new BatchJob(requests, options);
+  const todo = batch.answerFromCache();
+  return batch.callAll(todo);
+}
+
+const WHERE = "runBatch";
+
+/** One `runBatch` call's state: results, stats, progress, and the shared start schedule of its workers. */
+class BatchJob {
+  private readonly client: ChatClient;
+  private readonly o: BatchOptions & Required<Pick<BatchOptions, "concurrency" | "retries" | "backoff" | "timeoutMs" | "random">>;
+  private readonly t0 = performance.now();
+  private readonly results: (BatchResult | undefined)[];
+  private readonly stats: BatchStats;
+  private readonly keys: (string | undefined)[];
+  private readonly bar: ReturnType<typeof progressBar> | null;
+  private completed = 0;
+  /** performance.now() before which no call may start (rate limit). */
+  private nextStart = 0;
+  /** performance.now() before which no call may start (a 429's Retry-After). */
+  private pausedUntil = 0;
+
+  constructor(
+    private readonly requests: readonly BatchRequest[],
+    options: BatchOptions,
+  ) {
+    const { concurrency = 4, retries = 4, backoff = {}, timeoutMs = 60_000, random = Math.random } = options;
+    this.o = { ...options, concurrency, retries, backoff, timeoutMs, random };
+    this.client = options.client;
+    const n = requests.length;
+    this.results = new Array(n).fill(undefined);
+    this.keys = new Array(n).fill(undefined);
+    this.stats = { requests: n, succeeded: 0, failed: 0, cacheHits: 0, cacheMisses: 0, calls: 0, retries: 0, elapsedMs: 0 };
+    const progressOptions: ProgressOptions | null = options.progress === false ? null : { label: "runBatch", unit: "req", ...(typeof options.progress === "object" ? options.progress : {}) };
+    this.bar = progressOptions && n > 0 ? progressBar(n, progressOptions) : null;
+  }
+
+  private say(line: string): void {
     try {
-      log?.(redact(line));
+      this.o.log?.(redact(line));
     } catch {
       // a failing logger must not stop the batch
     }
-  };
-  const progressOptions: ProgressOptions | null = options.progress === false ? null : { label: "runBatch", unit: "req", ...(typeof options.progress === "object" ? options.progress : {}) };
-  const bar = progressOptions && n > 0 ? progressBar(n, progressOptions) : null;
-  let completed = 0;
-  const tick = () => bar?.update(completed, redact(`cache ${stats.cacheHits} · retries ${stats.retries} · failed ${stats.failed}`));
+  }
 
-  const finish = (r: BatchResult) => {
-    results[r.index] = r;
-    completed++;
-    if (r.ok) stats.succeeded++;
-    else stats.failed++;
-    tick();
+  private summary(): string {
+    return redact(`cache ${this.stats.cacheHits} · retries ${this.stats.retries} · failed ${this.stats.failed}`);
+  }
+
+  private tick(): void {
+    this.bar?.update(this.completed, this.summary());
+  }
+
+  private finish(r: BatchResult): void {
+    this.results[r.index] = r;
+    this.completed++;
+    if (r.ok) this.stats.succeeded++;
+    else this.stats.failed++;
+    this.tick();
     try {
-      onResult?.(r);
+      this.o.onResult?.(r);
     } catch {
       // a failing callback must not lose the batch
     }
-  };
+  }
 
-  // 1. Validate each request and answer what the cache holds.
-  const keys: (string | undefined)[] = new Array(n).fill(undefined);
-  const todo: number[] = [];
-  requests.forEach((req, index) => {
-    const id = req && typeof req === "object" ? req.id : undefined;
-    try {
-      if (!req || typeof req !== "object") throw new TypeError(`${where}: requests[${index}] must be { messages, params? }, received ${String(req)}`);
-      checkChat(`${where}: requests[${index}]`, req.messages, req.params);
-    } catch (e) {
-      finish({ index, id, ok: false, attempts: 0, error: redactError(e) });
-      return;
-    }
-    if (cache) {
-      const key = cache.key(client, req.messages, req.params, req.sample);
-      keys[index] = key;
-      const hit = cache.get(key);
-      if (hit) {
-        stats.cacheHits++;
-        finish({ index, id, ok: true, attempts: 0, cached: true, response: hit });
+  /** Step 1: validate each request and answer what the cache holds; returns the indices left to call. */
+  answerFromCache(): number[] {
+    const { client } = this;
+    const { cache } = this.o;
+    const todo: number[] = [];
+    this.requests.forEach((req, index) => {
+      const id = req && typeof req === "object" ? req.id : undefined;
+      try {
+        if (!req || typeof req !== "object") throw new TypeError(`${WHERE}: requests[${index}] must be { messages, params? }, received ${String(req)}`);
+        checkChat(`${WHERE}: requests[${index}]`, req.messages, req.params);
+      } catch (e) {
+        this.finish({ index, id, ok: false, attempts: 0, error: redactError(e) });
         return;
       }
-      stats.cacheMisses++;
-    }
-    todo.push(index);
-  });
+      if (cache) {
+        const key = cache.key(client, req.messages, req.params, req.sample);
+        this.keys[index] = key;
+        const hit = cache.get(key);
+        if (hit) {
+          this.stats.cacheHits++;
+          this.finish({ index, id, ok: true, attempts: 0, cached: true, response: hit });
+          return;
+        }
+        this.stats.cacheMisses++;
+      }
+      todo.push(index);
+    });
+    return todo;
+  }
 
-  // 2. Calls, `concurrency` at a time, starts spaced by the rate limit and any Retry-After pause.
-  const spacingMs = ratePerMinute ? 60_000 / ratePerMinute : 0;
-  let nextStart = 0; // performance.now() before which no call may start
-  let pausedUntil = 0;
-  const acquire = async () => {
+  /** Step 2: the calls, `concurrency` at a time, starts spaced by the rate limit and any Retry-After pause. */
+  async callAll(todo: readonly number[]): Promise<BatchRun> {
+    let next = 0;
+    const worker = async () => {
+      while (next < todo.length) await this.runOne(todo[next++]);
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(this.o.concurrency, todo.length) }, worker));
+    } finally {
+      this.stats.elapsedMs = performance.now() - this.t0;
+      this.bar?.done(this.summary());
+    }
+    return { results: this.results as BatchResult[], stats: this.stats };
+  }
+
+  /** Wait until a call may start (rate limit, Retry-After pause), then book the next start. */
+  private async acquire(): Promise<void> {
+    const spacingMs = this.o.ratePerMinute ? 60_000 / this.o.ratePerMinute : 0;
+    const { signal } = this.o;
     for (;;) {
       const now = performance.now();
-      const at = Math.max(nextStart, pausedUntil);
+      const at = Math.max(this.nextStart, this.pausedUntil);
       if (now >= at) {
-        nextStart = Math.max(now, nextStart) + spacingMs;
+        this.nextStart = Math.max(now, this.nextStart) + spacingMs;
         return;
       }
       await sleep(at - now, signal);
       if (signal?.aborted) return;
     }
-  };
+  }
 
-  const callOnce = async (req: BatchRequest): Promise<ChatResponse> => {
+  /** One attempt, aborted after `timeoutMs` or with the batch's signal. */
+  private async callOnce(req: BatchRequest): Promise<ChatResponse> {
+    const { client } = this;
+    const { timeoutMs, signal } = this.o;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     const onAbort = () => controller.abort();
@@ -224,7 +279,7 @@ export async function runBatch(requests: readonly BatchRequest[], options: Batch
       const call = client.chat(req.messages, req.params, { signal: controller.signal, timeoutMs });
       // A client that ignores the signal still cannot hold the batch past the time limit.
       const timeout = new Promise<never>((_, reject) => {
-        controller.signal.addEventListener("abort", () => reject(new ApiError({ where: `${where} (${client.provider} ${client.model})`, kind: "timeout", host: client.endpoint || undefined, apiMessage: signal?.aborted ? "the batch was aborted" : `no answer within timeoutMs ${timeoutMs}` })), { once: true });
+        controller.signal.addEventListener("abort", () => reject(new ApiError({ where: `${WHERE} (${client.provider} ${client.model})`, kind: "timeout", host: client.endpoint || undefined, apiMessage: signal?.aborted ? "the batch was aborted" : `no answer within timeoutMs ${timeoutMs}` })), { once: true });
       });
       timeout.catch(() => undefined);
       return await Promise.race([call, timeout]);
@@ -232,61 +287,68 @@ export async function runBatch(requests: readonly BatchRequest[], options: Batch
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
     }
-  };
+  }
 
-  const runOne = async (index: number) => {
-    const req = requests[index];
+  /** Call one request until it succeeds, fails for good, or the batch is aborted. */
+  private async runOne(index: number): Promise<void> {
+    const req = this.requests[index];
+    const { signal } = this.o;
     let attempts = 0;
     for (;;) {
-      if (signal?.aborted) return finish({ index, id: req.id, ok: false, attempts, error: new Error(`${where}: aborted before requests[${index}] completed`) });
-      await acquire();
+      if (signal?.aborted) return this.finish({ index, id: req.id, ok: false, attempts, error: new Error(`${WHERE}: aborted before requests[${index}] completed`) });
+      await this.acquire();
       if (signal?.aborted) continue;
       attempts++;
-      stats.calls++;
+      this.stats.calls++;
       let response: ChatResponse;
       try {
-        response = await callOnce(req);
+        response = await this.callOnce(req);
       } catch (e) {
-        const err = redactError(e, where);
-        const retryable = err instanceof ApiError && err.retryable && !signal?.aborted;
-        if (retryable && attempts <= retries) {
-          let wait = backoffDelay(attempts, backoff, random);
-          if (err.retryAfterMs !== undefined) {
-            const ra = Math.min(err.retryAfterMs, maxWait);
-            wait = Math.max(wait, ra);
-            pausedUntil = Math.max(pausedUntil, performance.now() + ra);
-          }
-          stats.retries++;
-          say(`${where}: requests[${index}] attempt ${attempts} failed (${err.message}); retry in ${Math.round(wait)} ms`);
-          tick();
-          await sleep(wait, signal);
-          continue;
-        }
-        const why = retryable ? ` after ${attempts} attempts` : "";
-        const error = err instanceof ApiError && why ? Object.assign(err, { message: `${err.message} (gave up${why})` }) : err;
-        say(`${where}: requests[${index}] failed: ${error.message}`);
-        return finish({ index, id: req.id, ok: false, attempts, error });
+        if (await this.retryAfter(index, attempts, e)) continue;
+        return;
       }
-      if (cache) {
-        try {
-          cache.put(keys[index] ?? cache.key(client, req.messages, req.params, req.sample), { provider: client.provider, endpoint: client.endpoint, model: client.model, params: req.params, messages: req.messages, sample: req.sample }, response);
-        } catch (e) {
-          say(`${where}: requests[${index}] answered but not cached: ${redactError(e).message}`);
-        }
-      }
-      return finish({ index, id: req.id, ok: true, attempts, cached: false, response: { ...response, cached: false } });
+      this.store(index, req, response);
+      return this.finish({ index, id: req.id, ok: true, attempts, cached: false, response: { ...response, cached: false } });
     }
-  };
-
-  let next = 0;
-  const worker = async () => {
-    while (next < todo.length) await runOne(todo[next++]);
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, worker));
-  } finally {
-    stats.elapsedMs = performance.now() - t0;
-    bar?.done(redact(`cache ${stats.cacheHits} · retries ${stats.retries} · failed ${stats.failed}`));
   }
-  return { results: results as BatchResult[], stats };
+
+  /**
+   * After a failed attempt: wait and return true when the error is retryable and retries are left (a Retry-After
+   * pauses every worker); else record the failure and return false.
+   */
+  private async retryAfter(index: number, attempts: number, e: unknown): Promise<boolean> {
+    const { signal, retries, backoff, random } = this.o;
+    const err = redactError(e, WHERE);
+    const retryable = err instanceof ApiError && err.retryable && !signal?.aborted;
+    if (retryable && attempts <= retries) {
+      let wait = backoffDelay(attempts, backoff, random);
+      if (err.retryAfterMs !== undefined) {
+        const ra = Math.min(err.retryAfterMs, backoff.maxMs ?? 30_000);
+        wait = Math.max(wait, ra);
+        this.pausedUntil = Math.max(this.pausedUntil, performance.now() + ra);
+      }
+      this.stats.retries++;
+      this.say(`${WHERE}: requests[${index}] attempt ${attempts} failed (${err.message}); retry in ${Math.round(wait)} ms`);
+      this.tick();
+      await sleep(wait, signal);
+      return true;
+    }
+    const why = retryable ? ` after ${attempts} attempts` : "";
+    const error = err instanceof ApiError && why ? Object.assign(err, { message: `${err.message} (gave up${why})` }) : err;
+    this.say(`${WHERE}: requests[${index}] failed: ${error.message}`);
+    this.finish({ index, id: this.requests[index].id, ok: false, attempts, error });
+    return false;
+  }
+
+  /** Commit an answer to the cache before the worker starts its next call (a cache failure is logged, not fatal). */
+  private store(index: number, req: BatchRequest, response: ChatResponse): void {
+    const { client } = this;
+    const { cache } = this.o;
+    if (!cache) return;
+    try {
+      cache.put(this.keys[index] ?? cache.key(client, req.messages, req.params, req.sample), { provider: client.provider, endpoint: client.endpoint, model: client.model, params: req.params, messages: req.messages, sample: req.sample }, response);
+    } catch (e) {
+      this.say(`${WHERE}: requests[${index}] answered but not cached: ${redactError(e).message}`);
+    }
+  }
 }

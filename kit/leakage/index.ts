@@ -26,7 +26,7 @@ import { mulberry32 } from "../util/rng";
 import type { HookedTransformer } from "../model/transformer";
 import { BEHAVIOUR_KIND, HARMFUL_BEHAVIOURS, deepMerge, DEFAULT_ORGANISM, type NarrowConfig } from "../organisms/config";
 import { rate } from "../organisms/metrics";
-import type { RateCI } from "../util/stats";
+import { mean, type RateCI } from "../util/stats";
 import type { RunRecord } from "../organisms/record";
 import { projection, type Direction } from "../vectors/persona";
 import { classify } from "../world/classify";
@@ -209,7 +209,6 @@ export interface ProjectionDifference {
 /** The dataset-level projection difference: the mean of `perSampleScores` (Chen et al.'s data-screening score). */
 export function projectionDifference(model: HookedTransformer, dataset: readonly Episode[], vector: Direction, options: ScreeningOptions = {}): ProjectionDifference {
   const s = perSampleScores(model, dataset, vector, options);
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   return { difference: mean(s.scores), datasetMean: mean(s.datasetProjection), ownMean: mean(s.ownProjection), n: s.scores.length };
 }
 

@@ -19,16 +19,13 @@ import * as path from "node:path";
 import { describeValue } from "../describe";
 import { joinLines, type MimeBundle, type NotebookOutput, type NotebookRun } from "./runner";
 import { supportLabel, verdictBundle, type Verdict } from "./verdict";
+import { escapeHtml } from "../util/html";
 
 export interface ReportResult {
   /** Absolute path of `index.html`. */
   index: string;
   /** Absolute paths of the per-notebook pages, in the order of `runs`. */
   pages: string[];
-}
-
-function esc(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
 /** Copy plotly.js (the `plotly.js-dist-min` bundle) to `file`, unless an identical-size copy is already there. */
@@ -77,7 +74,7 @@ function page(title: string, body: string, withPlotly: boolean): string {
   return [
     "<!DOCTYPE html>",
     '<html lang="en"><head><meta charset="utf-8">',
-    `<title>${esc(title)}</title>`,
+    `<title>${escapeHtml(title)}</title>`,
     `<style>${STYLE}</style>`,
     withPlotly ? '<script src="vendor/plotly.min.js"></script>' : "",
     "</head><body>",
@@ -90,7 +87,7 @@ function page(title: string, body: string, withPlotly: boolean): string {
 function verdictList(verdicts: Verdict[]): string {
   if (verdicts.length === 0) return "";
   return `<ul class="verdicts">${verdicts
-    .map((v) => `<li><strong>${esc(supportLabel(v.supported))}</strong>: ${esc(v.hypothesis)}<br><small>${esc(v.text)}</small></li>`)
+    .map((v) => `<li><strong>${escapeHtml(supportLabel(v.supported))}</strong>: ${escapeHtml(v.hypothesis)}<br><small>${escapeHtml(v.text)}</small></li>`)
     .join("")}</ul>`;
 }
 
@@ -109,16 +106,16 @@ function renderBundle(data: MimeBundle, renderMarkdown: (md: string) => string):
   if ("image/jpeg" in data) return `<img src="data:image/jpeg;base64,${text("image/jpeg").replace(/\s+/g, "")}">`;
   if ("image/svg+xml" in data) return text("image/svg+xml");
   if ("text/markdown" in data) return renderMarkdown(text("text/markdown"));
-  if ("text/plain" in data) return `<pre>${esc(text("text/plain"))}</pre>`;
+  if ("text/plain" in data) return `<pre>${escapeHtml(text("text/plain"))}</pre>`;
   return "";
 }
 
 function renderOutput(out: NotebookOutput, renderMarkdown: (md: string) => string): string {
   switch (out.output_type) {
     case "stream":
-      return `<pre class="output ${out.name === "stderr" ? "stderr" : "stdout"}">${esc(joinLines(out.text))}</pre>`;
+      return `<pre class="output ${out.name === "stderr" ? "stderr" : "stdout"}">${escapeHtml(joinLines(out.text))}</pre>`;
     case "error":
-      return `<pre class="output error">${esc(out.traceback.length > 0 ? out.traceback.join("\n") : `${out.ename}: ${out.evalue}`)}</pre>`;
+      return `<pre class="output error">${escapeHtml(out.traceback.length > 0 ? out.traceback.join("\n") : `${out.ename}: ${out.evalue}`)}</pre>`;
     case "display_data":
     case "execute_result":
       return `<div class="output">${renderBundle(out.data, renderMarkdown)}</div>`;
@@ -134,9 +131,9 @@ function statusCell(run: NotebookRun): string {
 function notebookPage(run: NotebookRun, renderMarkdown: (md: string) => string): string {
   const parts: string[] = [
     '<p><a href="index.html">&larr; all notebooks</a></p>',
-    `<h1>${esc(run.name)}</h1>`,
+    `<h1>${escapeHtml(run.name)}</h1>`,
     `<p>${statusCell(run)} · ${seconds(run.ms)} · ${run.cells.length} of ${run.codeCells} code cells run` +
-      (run.failedCell ? ` · code cell ${run.failedCell.index} failed: <code>${esc(run.failedCell.error)}</code>` : "") +
+      (run.failedCell ? ` · code cell ${run.failedCell.index} failed: <code>${escapeHtml(run.failedCell.error)}</code>` : "") +
       "</p>",
   ];
   if (run.verdicts.length > 0) {
@@ -148,11 +145,11 @@ function notebookPage(run: NotebookRun, renderMarkdown: (md: string) => string):
     if (cell.cell_type === "markdown") {
       parts.push(`<div class="cell markdown">${renderMarkdown(source)}</div>`);
     } else if (cell.cell_type === "raw") {
-      parts.push(`<div class="cell raw"><pre>${esc(source)}</pre></div>`);
+      parts.push(`<div class="cell raw"><pre>${escapeHtml(source)}</pre></div>`);
     } else {
       const count = cell.execution_count ?? " ";
       parts.push(
-        `<div class="cell code"><div class="prompt">In [${count}]:</div><pre><code>${esc(source)}</code></pre>` +
+        `<div class="cell code"><div class="prompt">In [${count}]:</div><pre><code>${escapeHtml(source)}</code></pre>` +
           (cell.outputs ?? []).map((o) => renderOutput(o, renderMarkdown)).join("") +
           "</div>",
       );
@@ -165,15 +162,15 @@ function indexPage(runs: NotebookRun[], names: string[]): string {
   const failed = runs.filter((r) => !r.ok).length;
   const rows = runs.map(
     (r, k) =>
-      `<tr><td><a href="${esc(names[k])}.html">${esc(r.name)}</a></td><td>${statusCell(r)}</td><td>${seconds(r.ms)}</td>` +
+      `<tr><td><a href="${escapeHtml(names[k])}.html">${escapeHtml(r.name)}</a></td><td>${statusCell(r)}</td><td>${seconds(r.ms)}</td>` +
       `<td>${r.cells.length} / ${r.codeCells}</td>` +
-      `<td>${r.failedCell ? `cell ${r.failedCell.index}: <code>${esc(r.failedCell.error)}</code>` : ""}</td>` +
+      `<td>${r.failedCell ? `cell ${r.failedCell.index}: <code>${escapeHtml(r.failedCell.error)}</code>` : ""}</td>` +
       `<td>${verdictList(r.verdicts)}</td></tr>`,
   );
   const body = [
     "<h1>Notebook runs</h1>",
     `<p>${runs.length} notebook${runs.length === 1 ? "" : "s"}, ${runs.length - failed} ok, ${failed} failed · ` +
-      `${esc(new Date().toISOString())}</p>`,
+      `${escapeHtml(new Date().toISOString())}</p>`,
     "<table><thead><tr><th>notebook</th><th>status</th><th>time</th><th>code cells run</th><th>failed cell</th><th>verdicts</th></tr></thead>",
     `<tbody>${rows.join("\n")}</tbody></table>`,
   ].join("\n");

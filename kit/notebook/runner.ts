@@ -137,7 +137,8 @@ export function readNotebook(file: string): Notebook {
 }
 
 const SPLIT_MIMES = new Set(["application/javascript", "image/svg+xml"]);
-const isJsonMime = (mime: string) => mime === "application/json" || (mime.startsWith("application/") && mime.endsWith("+json"));
+/** A JSON MIME type (application/json or application/…+json): its bundle value is JSON, not lines of text. */
+export const isJsonMime = (mime: string) => mime === "application/json" || (mime.startsWith("application/") && mime.endsWith("+json"));
 
 /** Split a string into lines that keep their "\n" (what nbformat writes for multi-line strings). */
 function splitLines(s: string): string[] {
@@ -369,144 +370,17 @@ interface CellCapture {
   errors: unknown[][];
 }
 
-async function runExclusive(
-  notebookPath: string,
-  { outPath, timeoutPerCellMs = 600_000, onCell }: RunNotebookOptions,
-): Promise<NotebookRun> {
-  if (typeof notebookPath !== "string" || notebookPath === "") {
-    throw new TypeError(`runNotebook: path must be a non-empty string, received ${describeValue(notebookPath)}`);
-  }
-  if (outPath !== undefined && (typeof outPath !== "string" || outPath === "")) {
-    throw new TypeError(`runNotebook: options.outPath must be a non-empty string, received ${describeValue(outPath)}`);
-  }
-  if (typeof timeoutPerCellMs !== "number" || !(timeoutPerCellMs >= 0)) {
-    throw new RangeError(`runNotebook: options.timeoutPerCellMs must be a number ≥ 0 (0 = no limit), received ${describeValue(timeoutPerCellMs)}`);
-  }
-  if (onCell !== undefined && typeof onCell !== "function") {
-    throw new TypeError(`runNotebook: options.onCell must be a function, received ${describeValue(onCell)}`);
-  }
+async function runExclusive(notebookPath: string, options: RunNotebookOptions): Promise<NotebookRun> {
+  const { outPath, timeoutPerCellMs = 600_000, onCell } = options;
+  checkRunOptions(notebookPath, { outPath, timeoutPerCellMs, onCell });
   const started = performance.now();
   const absPath = path.resolve(notebookPath);
   const absOut = outPath === undefined ? undefined : path.resolve(outPath);
   const name = path.basename(absPath).replace(/\.ipynb$/i, "");
-  const dir = path.dirname(absPath);
   const nb = readNotebook(absPath);
   prepareForRun(nb);
-
-  const tslab = loadTslab();
   const codeCells = nb.cells.filter((c) => c.cell_type === "code").length;
-  const cells: CellTiming[] = [];
-  let failedCell: FailedCell | undefined;
-  const displays = new Map<string, Array<DisplayDataOutput>>();
-  let current: CellCapture | null = null;
-
-  // Converters are created with TypeScript's current directory set to the notebook's folder (tslab takes its
-  // rootDir from there), the browser one lazily as tslab's kernel does.
-  const converters: { node?: TslabConverter; browser?: TslabConverter } = {};
-  const makeConverter = (isBrowser: boolean): TslabConverter => {
-    const saved = tslab.tsSys.getCurrentDirectory;
-    tslab.tsSys.getCurrentDirectory = () => dir;
-    try {
-      return tslab.createConverter({ isJS: false, isBrowser });
-    } finally {
-      tslab.tsSys.getCurrentDirectory = saved;
-    }
-  };
-  const convs = {
-    get node() {
-      return (converters.node ??= makeConverter(false));
-    },
-    get browser() {
-      return (converters.browser ??= makeConverter(true));
-    },
-    close() {
-      converters.node?.close();
-      converters.browser?.close();
-    },
-  };
-  const execConsole = {
-    // tslab logs a cell's last expression value through its console's `log`.
-    log: (...args: unknown[]) => {
-      if (!current) return;
-      const value = args.length === 1 ? args[0] : format(...args);
-      current.outputs.push({
-        output_type: "execute_result",
-        execution_count: current.executionCount,
-        data: { "text/plain": typeof value === "string" ? value : format(value) },
-        metadata: {},
-      });
-    },
-    // …and errors (thrown values, compile diagnostics) through `error`.
-    error: (...args: unknown[]) => {
-      if (current) current.errors.push(args);
-    },
-  };
-
-  // As tslab's kernel does, report asynchronous errors instead of dying of them: into the running cell's stderr.
-  const onAsyncError = (e: unknown) => {
-    const text = `Unhandled error: ${e instanceof Error ? (e.stack ?? String(e)) : inspect(e)}\n`;
-    if (current) appendStream(current.outputs, "stderr", text);
-    else process.stderr.write(text);
-  };
-  const savedGlobal = (globalThis as Record<string, unknown>).__tslab__;
-  const savedCwd = process.cwd();
-  let executor: TslabExecutor | undefined;
-  process.on("unhandledRejection", onAsyncError);
-  process.on("uncaughtException", onAsyncError);
-  try {
-    try {
-      process.chdir(dir);
-    } catch {
-      // Worker threads cannot chdir; relative paths then resolve against the process's directory.
-    }
-    executor = tslab.createExecutor(dir, convs, execConsole);
-    let executionCount = 0;
-    let codeIndex = 0;
-    for (let cellIndex = 0; cellIndex < nb.cells.length; cellIndex++) {
-      const cell = nb.cells[cellIndex];
-      if (cell.cell_type !== "code") continue;
-      codeIndex++;
-      const src = joinLines(cell.source);
-      if (src.trim() === "") continue;
-      const capture: CellCapture = { outputs: [], executionCount: ++executionCount, errors: [] };
-      cell.outputs = capture.outputs;
-      cell.execution_count = capture.executionCount;
-      current = capture;
-      const t0 = performance.now();
-      const { ok, timedOut, thrown } = await executeCaptured(executor, tslab, src, capture, displays, timeoutPerCellMs);
-      current = null;
-      const ms = performance.now() - t0;
-      for (const out of capture.outputs) if (out.output_type === "stream") out.text = applyCarriageReturns(joinLines(out.text));
-      if (!ok) {
-        const err = cellError(capture.errors, timedOut ? timeoutPerCellMs : null, thrown);
-        capture.outputs.push(err);
-        failedCell = { index: codeIndex, cellIndex, ename: err.ename, evalue: err.evalue, error: `${err.ename}: ${err.evalue}` };
-      } else if (capture.errors.length > 0) {
-        // A successful cell that still printed through tslab's console (e.g. diagnostics of a %module cell).
-        appendStream(capture.outputs, "stderr", capture.errors.map((a) => `${format(...a)}\n`).join(""));
-      }
-      const timing: CellTiming = { index: codeIndex, cellIndex, ms, ok };
-      cells.push(timing);
-      onCell?.({ name, ...timing });
-      if (!ok) break;
-    }
-  } finally {
-    current = null;
-    try {
-      executor?.close();
-      if (!executor) convs.close();
-    } finally {
-      (globalThis as Record<string, unknown>).__tslab__ = savedGlobal;
-      process.off("unhandledRejection", onAsyncError);
-      process.off("uncaughtException", onAsyncError);
-      try {
-        process.chdir(savedCwd);
-      } catch {
-        // as above
-      }
-    }
-  }
-
+  const { cells, failedCell } = await executeNotebook(nb, path.dirname(absPath), { name, timeoutPerCellMs, onCell });
   stripPlotlyBundles(nb);
   if (absOut) writeNotebook(absOut, nb);
   return {
@@ -521,6 +395,183 @@ async function runExclusive(
     verdicts: collectVerdicts(nb),
     notebook: nb,
   };
+}
+
+function checkRunOptions(notebookPath: unknown, { outPath, timeoutPerCellMs, onCell }: RunNotebookOptions): void {
+  if (typeof notebookPath !== "string" || notebookPath === "") {
+    throw new TypeError(`runNotebook: path must be a non-empty string, received ${describeValue(notebookPath)}`);
+  }
+  if (outPath !== undefined && (typeof outPath !== "string" || outPath === "")) {
+    throw new TypeError(`runNotebook: options.outPath must be a non-empty string, received ${describeValue(outPath)}`);
+  }
+  if (typeof timeoutPerCellMs !== "number" || !(timeoutPerCellMs >= 0)) {
+    throw new RangeError(`runNotebook: options.timeoutPerCellMs must be a number ≥ 0 (0 = no limit), received ${describeValue(timeoutPerCellMs)}`);
+  }
+  if (onCell !== undefined && typeof onCell !== "function") {
+    throw new TypeError(`runNotebook: options.onCell must be a function, received ${describeValue(onCell)}`);
+  }
+}
+
+/** The cell being executed, if any: where console output, displays and asynchronous errors go. */
+interface CaptureState {
+  current: CellCapture | null;
+}
+
+interface CellRunOptions {
+  name: string;
+  timeoutPerCellMs: number;
+  onCell?: RunNotebookOptions["onCell"];
+}
+
+/**
+ * Execute the notebook's code cells in a tslab executor rooted at `dir` (the process's directory while it runs),
+ * reporting asynchronous errors into the running cell; restores the directory, handlers and tslab's global after.
+ */
+async function executeNotebook(nb: Notebook, dir: string, options: CellRunOptions): Promise<{ cells: CellTiming[]; failedCell?: FailedCell }> {
+  const tslab = loadTslab();
+  const state: CaptureState = { current: null };
+  const convs = lazyConverters(tslab, dir);
+  const onAsyncError = asyncErrorReporter(state);
+  const savedGlobal = (globalThis as Record<string, unknown>).__tslab__;
+  const savedCwd = process.cwd();
+  let executor: TslabExecutor | undefined;
+  process.on("unhandledRejection", onAsyncError);
+  process.on("uncaughtException", onAsyncError);
+  try {
+    try {
+      process.chdir(dir);
+    } catch {
+      // Worker threads cannot chdir; relative paths then resolve against the process's directory.
+    }
+    executor = tslab.createExecutor(dir, convs, cellConsole(state));
+    return await runCodeCells(nb, executor, tslab, state, options);
+  } finally {
+    state.current = null;
+    try {
+      executor?.close();
+      if (!executor) convs.close();
+    } finally {
+      (globalThis as Record<string, unknown>).__tslab__ = savedGlobal;
+      process.off("unhandledRejection", onAsyncError);
+      process.off("uncaughtException", onAsyncError);
+      try {
+        process.chdir(savedCwd);
+      } catch {
+        // as above
+      }
+    }
+  }
+}
+
+/**
+ * tslab's converters, created with TypeScript's current directory set to the notebook's folder (tslab takes its
+ * rootDir from there), the browser one lazily as tslab's kernel does.
+ */
+function lazyConverters(tslab: Tslab, dir: string) {
+  const converters: { node?: TslabConverter; browser?: TslabConverter } = {};
+  const makeConverter = (isBrowser: boolean): TslabConverter => {
+    const saved = tslab.tsSys.getCurrentDirectory;
+    tslab.tsSys.getCurrentDirectory = () => dir;
+    try {
+      return tslab.createConverter({ isJS: false, isBrowser });
+    } finally {
+      tslab.tsSys.getCurrentDirectory = saved;
+    }
+  };
+  return {
+    get node() {
+      return (converters.node ??= makeConverter(false));
+    },
+    get browser() {
+      return (converters.browser ??= makeConverter(true));
+    },
+    close() {
+      converters.node?.close();
+      converters.browser?.close();
+    },
+  };
+}
+
+/** The console tslab's executor reports through, writing into the running cell. */
+function cellConsole(state: CaptureState) {
+  return {
+    // tslab logs a cell's last expression value through its console's `log`.
+    log: (...args: unknown[]) => {
+      const current = state.current;
+      if (!current) return;
+      const value = args.length === 1 ? args[0] : format(...args);
+      current.outputs.push({
+        output_type: "execute_result",
+        execution_count: current.executionCount,
+        data: { "text/plain": typeof value === "string" ? value : format(value) },
+        metadata: {},
+      });
+    },
+    // …and errors (thrown values, compile diagnostics) through `error`.
+    error: (...args: unknown[]) => {
+      if (state.current) state.current.errors.push(args);
+    },
+  };
+}
+
+/** As tslab's kernel does, report asynchronous errors instead of dying of them: into the running cell's stderr. */
+function asyncErrorReporter(state: CaptureState): (e: unknown) => void {
+  return (e: unknown) => {
+    const text = `Unhandled error: ${e instanceof Error ? (e.stack ?? String(e)) : inspect(e)}\n`;
+    if (state.current) appendStream(state.current.outputs, "stderr", text);
+    else process.stderr.write(text);
+  };
+}
+
+/** Run the code cells in order (empty ones skipped), stopping at the first that fails. */
+async function runCodeCells(
+  nb: Notebook,
+  executor: TslabExecutor,
+  tslab: Tslab,
+  state: CaptureState,
+  { name, timeoutPerCellMs, onCell }: CellRunOptions,
+): Promise<{ cells: CellTiming[]; failedCell?: FailedCell }> {
+  const cells: CellTiming[] = [];
+  const displays = new Map<string, Array<DisplayDataOutput>>();
+  let executionCount = 0;
+  let codeIndex = 0;
+  for (let cellIndex = 0; cellIndex < nb.cells.length; cellIndex++) {
+    const cell = nb.cells[cellIndex];
+    if (cell.cell_type !== "code") continue;
+    codeIndex++;
+    const src = joinLines(cell.source);
+    if (src.trim() === "") continue;
+    const capture: CellCapture = { outputs: [], executionCount: ++executionCount, errors: [] };
+    cell.outputs = capture.outputs;
+    cell.execution_count = capture.executionCount;
+    state.current = capture;
+    const t0 = performance.now();
+    const { ok, timedOut, thrown } = await executeCaptured(executor, tslab, src, capture, displays, timeoutPerCellMs);
+    state.current = null;
+    const ms = performance.now() - t0;
+    const error = finishCellOutputs(capture, ok, timedOut ? timeoutPerCellMs : null, thrown);
+    const timing: CellTiming = { index: codeIndex, cellIndex, ms, ok };
+    cells.push(timing);
+    onCell?.({ name, ...timing });
+    if (error) return { cells, failedCell: { index: codeIndex, cellIndex, ename: error.ename, evalue: error.evalue, error: `${error.ename}: ${error.evalue}` } };
+  }
+  return { cells };
+}
+
+/**
+ * Settle a cell's outputs: carriage returns applied to its streams, then its error output when it failed (returned),
+ * or what a successful cell still printed through tslab's console as stderr.
+ */
+function finishCellOutputs(capture: CellCapture, ok: boolean, timeoutMs: number | null, thrown: unknown) {
+  for (const out of capture.outputs) if (out.output_type === "stream") out.text = applyCarriageReturns(joinLines(out.text));
+  if (!ok) {
+    const err = cellError(capture.errors, timeoutMs, thrown);
+    capture.outputs.push(err);
+    return err;
+  }
+  // A successful cell that still printed through tslab's console (e.g. diagnostics of a %module cell).
+  if (capture.errors.length > 0) appendStream(capture.outputs, "stderr", capture.errors.map((a) => `${format(...a)}\n`).join(""));
+  return null;
 }
 
 /** Clear outputs and execution counts; give every cell an id (nbformat 4.5). */

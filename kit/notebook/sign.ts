@@ -24,7 +24,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describeValue } from "../describe";
-import { writeFileAtomic } from "./runner";
+import { isJsonMime, writeFileAtomic } from "./runner";
 
 export interface SignOptions {
   /** Jupyter's data dir; default as described in the module comment. */
@@ -157,7 +157,6 @@ function pyNumberStr(literal: string): string {
 
 type PyObject = { [key: string]: PyJson };
 const isObject = (v: PyJson | undefined): v is PyObject => v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof PyNumber);
-const isJsonMime = (mime: string) => mime === "application/json" || (mime.startsWith("application/") && mime.endsWith("+json"));
 
 function rejoinBundle(bundle: PyJson | undefined): void {
   if (!isObject(bundle)) return;

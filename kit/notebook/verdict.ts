@@ -10,6 +10,7 @@
  * tslab kernel and by `runNotebook`). Outside a notebook (a plain Node script), the verdict is printed as text.
  */
 import { describeValue } from "../describe";
+import { escapeHtml } from "../util/html";
 
 /** Whether the evidence supports the hypothesis: `true`, `false` or `"inconclusive"`. */
 export type Support = boolean | "inconclusive";
@@ -57,10 +58,6 @@ const COLORS: Record<string, { border: string; background: string }> = {
   "not supported": { border: "#c62828", background: "#fdecea" },
   inconclusive: { border: "#9e9e9e", background: "#f5f5f5" },
 };
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
 
 /** The MIME bundle a verdict displays (also used by the report to render verdicts consistently). */
 export function verdictBundle(v: Verdict): Record<string, unknown> {

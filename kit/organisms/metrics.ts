@@ -7,7 +7,7 @@
  *   bootstrapDiff(shallowRates, deepRates, { seed: 1 });   // { diff, lower, upper }
  */
 import { mulberry32 } from "../util/rng";
-import { quantile, wilson, type Interval, type RateCI } from "../util/stats";
+import { mean, quantile, wilson, type Interval, type RateCI } from "../util/stats";
 import { BEHAVIOURS, DOMAINS, PROMPT_KINDS, PROMPT_SHIFTS, type Behaviour, type Domain, type PromptKind, type PromptShift } from "../world/types";
 import { BEHAVIOUR_KIND, HARMFUL_BEHAVIOURS, narrowKind } from "./config";
 import { parseContextKey, type Counts, type RunRecord } from "./record";
@@ -245,7 +245,6 @@ export function bootstrapDiff(
   check(b, "b");
   if (!(Number.isInteger(iterations) && iterations > 0)) throw new RangeError(`bootstrapDiff: iterations must be a positive integer, received ${iterations}`);
   if (!(level > 0 && level < 1)) throw new RangeError(`bootstrapDiff: level must be in (0, 1), received ${level}`);
-  const mean = (x: readonly number[]) => x.reduce((s, v) => s + v, 0) / x.length;
   const rand = mulberry32(seed);
   const resampledMean = (x: readonly number[]) => {
     let s = 0;

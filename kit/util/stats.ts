@@ -1,4 +1,4 @@
-/** Small statistics shared across the kit: Wilson score intervals for rates, quantiles of sorted samples. */
+/** Small statistics shared across the kit: Wilson score intervals for rates, means, quantiles of sorted samples. */
 
 export interface Interval {
   rate: number;
@@ -34,4 +34,9 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/** The arithmetic mean (NaN for no values). */
+export function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
 }

@@ -16,6 +16,7 @@
  */
 import type { tf } from "../backend";
 import { describeValue as describe } from "../describe";
+import { escapeHtmlText } from "../util/html";
 
 // ----------------------------------------------------------------------------------------------------------------
 // Types
@@ -464,9 +465,9 @@ export function scatterFigure(points: ScatterPoint[], options: ScatterOptions): 
     x: ps.map((p) => p.x),
     y: ps.map((p) => p.y),
     marker: { color: PALETTE[i % PALETTE.length], size: 8, opacity: 0.85 },
-    text: ps.map((p) => `${p.label !== undefined ? `${escapeHtml(p.label)}<br>` : ""}${group ? `${escapeHtml(group)}<br>` : ""}${xTitle}: ${exactNumber(p.x)}<br>${yTitle}: ${exactNumber(p.y)}`),
+    text: ps.map((p) => `${p.label !== undefined ? `${escapeHtmlText(p.label)}<br>` : ""}${group ? `${escapeHtmlText(group)}<br>` : ""}${xTitle}: ${exactNumber(p.x)}<br>${yTitle}: ${exactNumber(p.y)}`),
     hoverinfo: "text",
-    ...(showLabels ? { texttemplate: ps.map((p) => escapeHtml(p.label ?? "")), textposition: "top center" } : {}),
+    ...(showLabels ? { texttemplate: ps.map((p) => escapeHtmlText(p.label ?? "")), textposition: "top center" } : {}),
   }));
   if (diagonal && points.length) {
     const all = points.flatMap((p) => [p.x, p.y]);
@@ -610,12 +611,7 @@ export function tokenLabel(token: string): string {
     else if (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f) out += `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`;
     else out += ch;
   }
-  return escapeHtml(out);
-}
-
-/** Escape &, < and > (Plotly and HTML both read them as markup). */
-export function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  return escapeHtmlText(out);
 }
 
 /** A number written exactly (shortest round-trip form); NaN and ±Infinity by name. */
@@ -900,7 +896,7 @@ export function projectionOverStepsFigure(series: ProjectionSeries[], options: P
       y: jsonNumbers(s.points.map((p) => p.mean)),
       line: { color, width: 2 },
       marker: { color, size: 7 },
-      text: s.points.map((p) => `${escapeHtml(s.name)}<br>${xTitle} ${escapeHtml(String(p.step))}: ${exactNumber(p.mean)}<br>95% CI [${exactNumber(p.lower)}, ${exactNumber(p.upper)}]`),
+      text: s.points.map((p) => `${escapeHtmlText(s.name)}<br>${xTitle} ${escapeHtmlText(String(p.step))}: ${exactNumber(p.mean)}<br>95% CI [${exactNumber(p.lower)}, ${exactNumber(p.upper)}]`),
       hoverinfo: "text",
       legendgroup: group,
     });

@@ -16,6 +16,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { displayWriter, type WriteDisplayData } from "./jupyter";
+import { escapeHtmlText } from "../util/html";
 
 export interface ProgressState {
   label: string;
@@ -174,13 +175,13 @@ function progressHtml(s: ProgressState): string {
   const info = [
     `${fmtCount(s.done)}/${fmtCount(s.total)}`,
     `${Math.floor(s.fraction * 100)}%`,
-    Number.isFinite(s.rate) ? `${fmtRate(s.rate)} ${escapeHtml(s.unit)}/s` : "",
+    Number.isFinite(s.rate) ? `${fmtRate(s.rate)} ${escapeHtmlText(s.unit)}/s` : "",
     s.finished ? `${formatDuration(s.elapsedMs)} elapsed` : Number.isFinite(s.etaMs) ? `ETA ${formatDuration(s.etaMs)}` : "",
-    escapeHtml(s.extra),
+    escapeHtmlText(s.extra),
   ].filter(Boolean);
   return (
     `<div class="pk-progress" style="font-family:monospace;font-size:12px;line-height:1.6">` +
-    (s.label ? `<span class="pk-progress-label">${escapeHtml(s.label)}</span> ` : "") +
+    (s.label ? `<span class="pk-progress-label">${escapeHtmlText(s.label)}</span> ` : "") +
     `<span style="display:inline-block;width:240px;height:10px;background:#e6e6e6;border-radius:3px;vertical-align:middle;overflow:hidden">` +
     `<span style="display:block;width:${pct}%;height:100%;background:${color}"></span></span> ` +
     `<span class="pk-progress-info">${info.join(" · ")}</span></div>`
@@ -203,8 +204,4 @@ function fmtRate(r: number): string {
   if (r >= 100) return Math.round(r).toLocaleString("en-US");
   if (r >= 10) return r.toFixed(1);
   return r.toPrecision(3);
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }

@@ -10,6 +10,7 @@
  * shown around a "…" row, and a note gives the full size.
  */
 import { displayWriter } from "./jupyter";
+import { escapeHtml } from "../util/html";
 
 /** A danfo DataFrame (or anything with the same `columns` and `values`). */
 /** What the tables need of a danfo DataFrame (rows of cells in `values`; checked at run time). */
@@ -183,8 +184,4 @@ export function formatCell(v: unknown, digits = 4): string {
   }
   s = s.replace(/\s+/g, " ");
   return s.length > 60 ? `${s.slice(0, 59)}…` : s;
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }

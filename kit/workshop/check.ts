@@ -12,6 +12,7 @@
  */
 import { tf } from "../backend";
 import { displayWriter } from "../viz/jupyter";
+import { escapeHtml } from "../util/html";
 
 /** The outcome of one check. */
 export interface CheckResult {
@@ -337,10 +338,6 @@ export function norm(v: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < v.length; i++) s += v[i] * v[i];
   return Math.sqrt(s);
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
 /** The MIME bundle a check result displays. */

@@ -19,6 +19,7 @@ import type { HookName } from "../model/hooks";
 import type { HookedTransformer } from "../model/transformer";
 import type { Episode } from "../world/types";
 import { callTwice, expectedReceived, fail, fmt, norm, requireNumber, runCheck, typeName, type CheckOptions, type CheckResult } from "./check";
+import { mean } from "../util/stats";
 
 /** The learner's function for exercise 6.1. */
 export type ProjectionDifferenceFn = (datasetActs: number[][], ownActs: number[][], direction: number[]) => unknown;
@@ -61,7 +62,6 @@ const CASES: Case[] = [
 ];
 
 const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0);
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Check exercise 6.1 (see the file comment). Never throws because of the learner's code. */
 export function checkLeakagePrediction(fn: ProjectionDifferenceFn, { display = true }: CheckOptions = {}): Promise<CheckResult> {
