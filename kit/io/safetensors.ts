@@ -576,6 +576,14 @@ function readWeightMap(fn: string, indexPath: string): Map<string, string> {
   return map;
 }
 
+/** The `weight_map` of a sharded checkpoint's index (tensor name → shard file path beside the index), validated. */
+export function readSafetensorsIndex(indexPath: string): Map<string, string> {
+  const fn = "readSafetensorsIndex";
+  const map = new Map<string, string>();
+  for (const [name, file] of readWeightMap(fn, indexPath)) map.set(name, resolveShard(fn, indexPath, name, file));
+  return map;
+}
+
 /** Resolves a shard file name next to the index; names escaping that directory are rejected. */
 function resolveShard(fn: string, indexPath: string, name: string, file: string): string {
   const dir = nodePath.dirname(nodePath.resolve(indexPath));
