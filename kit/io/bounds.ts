@@ -11,6 +11,7 @@
  */
 import * as fs from "node:fs";
 import { describeValue } from "../describe";
+import { jsonErrorPlace } from "./json-position";
 import type { ModelConfig } from "../model/config";
 import type { Tokenizer } from "../tokenizers/types";
 
@@ -53,17 +54,9 @@ export function readJsonFile(fn: string, file: string, expected: string, maxByte
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    const message = (e as Error).message;
-    const at = /position (\d+)/.exec(message);
-    const place = at ? ` at ${lineColumn(text, Number(at[1]))}` : "";
-    throw new SyntaxError(`${fn}: ${file} is not valid JSON (expected ${expected})${place}: ${message}`);
+    const place = jsonErrorPlace(text, e);
+    throw new SyntaxError(`${fn}: ${file} is not valid JSON (expected ${expected})${place ? ` at ${place}` : ""}: ${(e as Error).message}`);
   }
-}
-
-/** `line L, column C` of a character offset. */
-export function lineColumn(text: string, offset: number): string {
-  const before = text.slice(0, offset).split(/\r?\n/);
-  return `line ${before.length}, column ${before[before.length - 1]!.length + 1}`;
 }
 
 /** Reads `file` as a JSON object (`{ … }`); anything else (null, an array, a number) is a TypeError naming the file. */

@@ -24,6 +24,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as nodePath from "node:path";
 import { randomBytes } from "node:crypto";
+import { jsonErrorPlace } from "./json-position";
 
 export type SafetensorsDtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 
@@ -554,10 +555,13 @@ function readIndexJson(fn: string, indexPath: string): Record<string, unknown> {
     fs.closeSync(fd);
   }
   let parsed: unknown;
+  let text = "";
   try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    parsed = JSON.parse(text);
   } catch (e) {
-    throw new TypeError(`${fn}: ${indexPath}: index is not valid UTF-8 JSON (${(e as Error).message})`);
+    const place = jsonErrorPlace(text, e);
+    throw new TypeError(`${fn}: ${indexPath}: index is not valid UTF-8 JSON${place ? ` at ${place}` : ""} (${(e as Error).message})`);
   }
   if (!isPlainObject(parsed)) throw new TypeError(`${fn}: ${indexPath}: index must be a JSON object, received ${show(parsed)}`);
   return parsed;
