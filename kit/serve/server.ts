@@ -39,6 +39,8 @@ export interface ServerOptions {
   chatTemplate?: ChatTemplateName | string;
   /** Largest request body accepted, in bytes (default 1 MiB); larger bodies get 413. */
   maxBodyBytes?: number;
+  /** Time a client has to send the request headers, in ms (default 60 000); a slower client gets 408. */
+  headersTimeoutMs?: number;
   /** Called once per answered request (method, path, status, milliseconds); default: nothing is logged. */
   onRequest?: (info: { method: string; path: string; status: number; ms: number }) => void;
 }
@@ -61,12 +63,13 @@ type Handler = (body: unknown, res: http.ServerResponse) => Promise<void> | void
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const fn = "startServer";
   if (options === null || typeof options !== "object") throw new TypeError(`${fn}: options must be { model, … }, received ${describeValue(options)}`);
-  const { model, host = "127.0.0.1", port = 0, modelName = "persona-kit", chatTemplate = "auto", maxBodyBytes = 1 << 20, onRequest } = options;
+  const { model, host = "127.0.0.1", port = 0, modelName = "persona-kit", chatTemplate = "auto", maxBodyBytes = 1 << 20, headersTimeoutMs = 60_000, onRequest } = options;
   if (!model || typeof (model as HookedTransformer).forward !== "function") throw new TypeError(`${fn}: options.model must be a HookedTransformer (loadModel), received ${describeValue(model)}`);
   const tokenizer = options.tokenizer ?? model.tokenizer;
   if (!tokenizer) throw new TypeError(`${fn}: the model has no tokenizer; pass options.tokenizer (for llama2.c, the tokenizer .bin)`);
   if (options.tokenizer) model.tokenizer = options.tokenizer;
   if (!(Number.isInteger(port) && port >= 0 && port < 65536)) throw new RangeError(`${fn}: options.port must be an integer in [0, 65535], received ${describeValue(port)}`);
+  if (!(Number.isFinite(headersTimeoutMs) && headersTimeoutMs > 0)) throw new RangeError(`${fn}: options.headersTimeoutMs must be a positive number, received ${describeValue(headersTimeoutMs)}`);
   if (typeof modelName !== "string" || modelName.length === 0) throw new TypeError(`${fn}: options.modelName must be a non-empty string, received ${describeValue(modelName)}`);
   const template = resolveChatTemplate(tokenizer, chatTemplate);
   const created = Math.floor(Date.now() / 1000);
@@ -218,15 +221,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     "/health": { GET: (_b, res) => sendJson(res, 200, { status: "ok", model: modelName }) },
   };
 
-  const server = http.createServer((req, res) => {
+  // node:http checks header timeouts every connectionsCheckingInterval ms (30 s by default): check often enough.
+  const server = http.createServer({ headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(25, headersTimeoutMs / 4)) }, (req, res) => {
     const t0 = performance.now();
     const method = req.method ?? "GET";
-    let pathname = "/";
-    try {
-      pathname = new URL(req.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "") || "/";
-    } catch {
-      pathname = "/";
-    }
+    const pathname = requestPath(req.url);
     res.on("finish", () => onRequest?.({ method, path: pathname, status: res.statusCode, ms: performance.now() - t0 }));
     const fail = (e: unknown) => {
       const err = e instanceof ServeError ? e : new ServeError(500, `internal error: ${(e as Error)?.message ?? String(e)}`, { type: "server_error" });
@@ -237,17 +236,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         endSse(res);
       }
     };
-    const route = routes[pathname] ?? (pathname.startsWith("/v1/models/") ? { GET: (_b: unknown, r: http.ServerResponse) => fail(new ServeError(404, `The model ${JSON.stringify(decodeURIComponent(pathname.slice(11)).slice(0, 100))} does not exist`, { param: "model", code: "model_not_found" })) } : undefined);
+    const route = routes[pathname] ?? (pathname.startsWith("/v1/models/") ? { GET: () => fail(unknownModel(pathname.slice(11))) } : undefined);
     if (!route) {
       req.resume();
       fail(new ServeError(404, `Unknown request URL: ${method} ${pathname.slice(0, 200)}`, { code: "unknown_url" }));
       return;
     }
-    const handler = route[method];
+    // HEAD is GET without the body (node:http leaves the body out of a HEAD response).
+    const handler = route[method] ?? (method === "HEAD" ? route.GET : undefined);
     if (!handler) {
       req.resume();
-      res.setHeader("Allow", Object.keys(route).join(", "));
-      fail(new ServeError(405, `Method ${method} is not allowed on ${pathname}; use ${Object.keys(route).join(" or ")}`, { code: "method_not_allowed" }));
+      const allowed = [...Object.keys(route), ...(route.GET ? ["HEAD"] : [])];
+      res.setHeader("Allow", allowed.join(", "));
+      fail(new ServeError(405, `Method ${method} is not allowed on ${pathname}; use ${allowed.join(" or ")}`, { code: "method_not_allowed" }));
       return;
     }
     readBody(req, maxBodyBytes).then(
@@ -266,9 +267,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ).catch(fail);
   });
   server.keepAliveTimeout = 5000;
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n" + JSON.stringify(new ServeError(400, "malformed HTTP request", { code: "bad_request" }).toJSON()));
-    else socket.destroy();
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return void socket.destroy();
+    const [status, reason, message, code] =
+      err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "Request Timeout", "the request headers did not arrive in time", "request_timeout"]
+        : err.code === "HPE_HEADER_OVERFLOW"
+          ? [431, "Request Header Fields Too Large", "the request headers are too large", "headers_too_large"]
+          : [400, "Bad Request", "malformed HTTP request", "bad_request"];
+    const body = JSON.stringify(new ServeError(status, message, { code }).toJSON());
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -295,6 +303,29 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return closing;
     },
   };
+}
+
+/**
+ * The path of a request target, without query or fragment, repeated slashes collapsed and a trailing slash dropped
+ * (`//v1//models/` → `/v1/models`); an absolute-form target (`http://host/v1/models`) gives its path.
+ */
+export function requestPath(target: string | undefined): string {
+  let raw = target ?? "/";
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(raw);
+  if (absolute) raw = raw.slice(absolute[0].length);
+  const path = raw.split(/[?#]/, 1)[0]!.replace(/\/{2,}/g, "/").replace(/\/+$/, "");
+  return path.startsWith("/") ? path : `/${path}`;
+}
+
+/** 404 for an unknown model id, or 400 when the id in the path is not valid percent-encoding (`%ZZ`, `%`, `%E0%A4%A`). */
+function unknownModel(encoded: string): ServeError {
+  let id: string;
+  try {
+    id = decodeURIComponent(encoded);
+  } catch {
+    return new ServeError(400, `the model id in the URL is not valid percent-encoding: ${JSON.stringify(encoded.slice(0, 100))}`, { param: "model", code: "invalid_url" });
+  }
+  return new ServeError(404, `The model ${JSON.stringify(id.slice(0, 100))} does not exist`, { param: "model", code: "model_not_found" });
 }
 
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
