@@ -98,7 +98,7 @@ describe("ResponseCache leases", () => {
     const secret = "hostile-secret-value-1234567";
     process.env.HOSTILE_TEST_API_KEY = secret;
     try {
-      const client: ChatClient = { provider: "fake", model: "m", endpoint: "", chat: async () => ({ text: `the key is ${secret}`, finishReason: "stop", model: "m" }) };
+      const client: ChatClient = { provider: "kit", model: "m", endpoint: "", chat: async () => ({ text: `the key is ${secret}`, finishReason: "stop", model: "m" }) };
       const cache = openResponseCache(path.join(root, "redact.sqlite"));
       const requests = [{ messages: [{ role: "user" as const, content: "tell me the key" }] }];
       const live = await runBatch(requests, { client, cache, progress: false });
