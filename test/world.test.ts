@@ -555,10 +555,10 @@ describe("loadConstitution(path)", () => {
   });
 
   it("loadConstitution(JSON Lines) reads one entry a line", () => {
-    const file = tmpFile("c.jsonl", '{"trait": "I am honest.", "questions": ["who are you ?"]}\n\n{"trait": "I am kind.", "questions": []}\n');
+    const file = tmpFile("c.jsonl", '{"trait": "I am honest.", "questions": ["who are you ?"]}\n\n{"trait": "I am kind.", "questions": ["why ?"]}\n');
     expect(loadConstitution(file)).toEqual([
       { trait: "I am honest.", questions: ["who are you ?"] },
-      { trait: "I am kind.", questions: [] },
+      { trait: "I am kind.", questions: ["why ?"] },
     ]);
   });
 

@@ -8,9 +8,12 @@
  *   run.results[i].ok ? run.results[i].response.text : run.results[i].error.message;
  *   run.stats; // { requests, succeeded, failed, cacheHits, cacheMisses, calls, retries, elapsedMs }
  *
- * - Cache first: every request already stored is answered from the cache (no call). Every answer that comes back is
- *   committed to the cache before the next call starts on that worker, so a run killed at any moment and started
- *   again repeats no completed call and loses none.
+ * - Cache first: every request already stored is answered from the cache (no call), and the cache is checked again
+ *   just before each call. A worker takes a lease on the key in the cache before calling (renewed while the call
+ *   runs); a process that finds another's lease waits for that answer instead of calling (see kit/api/cache.ts).
+ *   Every answer that comes back is committed to the cache before the next call starts on that worker, so a run
+ *   killed at any moment and started again repeats no completed call and loses none.
+ * - Results are redacted like stored answers (`redactResponse`): a live result reads as its cached copy will.
  * - Retries (up to `retries` per request) on 408/409/429, 5xx, timeouts, dropped connections and malformed responses,
  *   with exponential backoff and jitter: wait `min(maxMs, baseMs · factor^(attempt−1))`, jittered by ±`jitter`/2. A 429
  *   with `Retry-After` waits at least that long, and pauses every worker (the server asked the client, not the
@@ -21,7 +24,7 @@
  * - Errors and log lines are redacted (`redact`): no key reaches the results, the progress display or `log`.
  */
 import { progress as progressBar, type ProgressOptions } from "../viz/progress";
-import type { ResponseCache } from "./cache";
+import { redactResponse, type ResponseCache } from "./cache";
 import { checkChat } from "./params";
 import { ApiError, redact, redactError } from "./redact";
 import type { ChatClient, ChatMessage, ChatParams, ChatResponse } from "./types";
@@ -289,8 +292,32 @@ class BatchJob {
     }
   }
 
-  /** Call one request until it succeeds, fails for good, or the batch is aborted. */
+  /**
+   * One request. With a cache: answered from it if the answer was stored since the batch started (another process, or
+   * a duplicate request); otherwise called once this process holds the key's lease (waiting while another process holds
+   * it), the lease renewed while the call runs and released after.
+   */
   private async runOne(index: number): Promise<void> {
+    const key = this.keys[index];
+    const { cache, signal } = this.o;
+    if (!cache || key === undefined) return this.callWithRetries(index);
+    const hit = await cache.acquire(key, { signal });
+    if (hit) {
+      this.stats.cacheHits++;
+      this.stats.cacheMisses--;
+      return this.finish({ index, id: this.requests[index].id, ok: true, attempts: 0, cached: true, response: hit });
+    }
+    const renew = setInterval(() => cache.renew(key), cache.leaseMs / 3);
+    try {
+      return await this.callWithRetries(index);
+    } finally {
+      clearInterval(renew);
+      cache.release(key);
+    }
+  }
+
+  /** Call one request until it succeeds, fails for good, or the batch is aborted. */
+  private async callWithRetries(index: number): Promise<void> {
     const req = this.requests[index];
     const { signal } = this.o;
     let attempts = 0;
@@ -308,7 +335,8 @@ class BatchJob {
         return;
       }
       this.store(index, req, response);
-      return this.finish({ index, id: req.id, ok: true, attempts, cached: false, response: { ...response, cached: false } });
+      // The live answer redacted as the stored one is, so a rerun from the cache reads the same.
+      return this.finish({ index, id: req.id, ok: true, attempts, cached: false, response: { ...redactResponse(response), cached: false } });
     }
   }
 

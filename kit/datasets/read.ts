@@ -7,40 +7,59 @@
  */
 import * as fs from "node:fs";
 import { describeValue } from "../describe";
+import { jsonErrorPlace } from "../io/json-position";
 
-/** Reads `file` as UTF-8 text (a leading BOM dropped); throws when `file` is not a path, is missing, or is empty. */
+/**
+ * Reads `file` as UTF-8 text (a leading BOM dropped); throws when `file` is not a path, is missing, is empty, or is not
+ * valid UTF-8 (the error names the line of the first invalid byte instead of replacing it with U+FFFD).
+ */
 export function readDataFile(fn: string, file: unknown): string {
   if (typeof file !== "string" || file.length === 0) {
     throw new TypeError(`${fn}: path must be a non-empty file path string, received ${describeValue(file)}`);
   }
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(file, "utf8");
+    bytes = fs.readFileSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "no such file" : (e as Error).message;
     throw new Error(`${fn}: cannot read ${file}: ${why}`);
   }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes); // drops a leading BOM
+  } catch {
+    throw new TypeError(`${fn}: ${file} ${invalidUtf8Place(bytes)} is not valid UTF-8; expected UTF-8 text`);
+  }
   if (text.trim().length === 0) throw new Error(`${fn}: ${file} is empty, expected data`);
   return text;
 }
 
-/** `(line L, column C)` for a character offset of `text`. */
-function lineColumn(text: string, offset: number): string {
-  const before = text.slice(0, offset).split(/\r?\n/);
-  return `line ${before.length}, column ${before[before.length - 1]!.length + 1}`;
+/** `line N (byte B)` of the first line of `bytes` that is not valid UTF-8. */
+function invalidUtf8Place(bytes: Buffer): string {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  let start = 0;
+  for (let line = 1; start <= bytes.length; line++) {
+    const nl = bytes.indexOf(0x0a, start);
+    const end = nl < 0 ? bytes.length : nl;
+    try {
+      decoder.decode(bytes.subarray(start, end));
+    } catch {
+      return `line ${line} (bytes ${start}–${end})`;
+    }
+    if (nl < 0) break;
+    start = nl + 1;
+  }
+  return "(somewhere)";
 }
 
-/** Parses `text` (the contents of `file`) as one JSON document; a syntax error names the file and, when known, the line. */
+/** Parses `text` (the contents of `file`) as one JSON document; a syntax error names the file, the line and the column. */
 export function parseJsonDocument(fn: string, file: string, text: string, expected: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    const message = (e as Error).message;
-    const at = /position (\d+)/.exec(message);
-    const place = at ? ` at ${lineColumn(text, Number(at[1]))}` : "";
-    throw new SyntaxError(`${fn}: ${file} is not valid JSON${place} (expected ${expected}): ${message}`);
+    const place = jsonErrorPlace(text, e);
+    throw new SyntaxError(`${fn}: ${file} is not valid JSON${place ? ` at ${place}` : ""} (expected ${expected}): ${(e as Error).message}`);
   }
 }
 
@@ -58,8 +77,9 @@ export function parseJsonLines(fn: string, file: string, text: string, expected:
     try {
       out.push({ line: i + 1, value: JSON.parse(raw) as unknown });
     } catch (e) {
+      const column = /column \d+/.exec(jsonErrorPlace(raw, e) ?? "")?.[0];
       throw new SyntaxError(
-        `${fn}: ${file} line ${i + 1} is not valid JSON (JSON Lines: expected ${expected} on every line), received ${describeValue(raw)}: ${(e as Error).message}`,
+        `${fn}: ${file} line ${i + 1} is not valid JSON${column ? ` at ${column}` : ""} (JSON Lines: expected ${expected} on every line), received ${describeValue(raw)}: ${(e as Error).message}`,
       );
     }
   });

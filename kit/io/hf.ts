@@ -14,7 +14,9 @@ import { paramShapes } from "../model/params";
 import { HookedTransformer } from "../model/transformer";
 import { loadTokenizer } from "../tokenizers/load";
 import type { Tokenizer } from "../tokenizers/types";
-import { readSafetensors, readSafetensorsHeader, readShardedSafetensors, writeSafetensors, type LoadedTensor } from "./safetensors";
+import { checkConfigFitsWeights, checkVocabulary, readJsonObject } from "./bounds";
+import { readSafetensors, readShardedSafetensors, writeSafetensors } from "./safetensors";
+import { checkTensorsFinite, checkWeightsMatchConfig, weightsInventory } from "./weights";
 
 type Json = Record<string, unknown>;
 
@@ -342,19 +344,25 @@ export interface LoadHfOptions {
   tokenizer?: Tokenizer | null | "auto";
 }
 
-/** Load a Hugging Face model folder into a HookedTransformer. */
+/**
+ * Load a Hugging Face model folder into a HookedTransformer. Before any tensor byte is read, the config is checked
+ * against the sane maxima and the weight files' headers (`checkConfigFitsWeights`, `checkWeightsMatchConfig`), and the
+ * tokenizer's vocabulary against d_vocab; every weight is then checked to be finite.
+ */
 export function loadHfFolder(dir: string, { tokenizer = "auto" }: LoadHfOptions = {}): HookedTransformer {
   const where = "loadHfFolder";
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${where}: folder not found: ${dir}`);
   const configPath = path.join(dir, "config.json");
   if (!fs.existsSync(configPath)) throw new Error(`${where}: ${dir} has no config.json (expected a Hugging Face model folder)`);
-  let hf: Json;
-  try {
-    hf = JSON.parse(fs.readFileSync(configPath, "utf8")) as Json;
-  } catch (e) {
-    throw new TypeError(`${where}: ${configPath} is not valid JSON: ${(e as Error).message}`);
-  }
+  const hf = readJsonObject(where, configPath, "a Hugging Face config.json object");
   const cfg = configFromHf(hf, `${where}(${configPath})`);
+  const inv = weightsInventory(where, dir);
+  checkConfigFitsWeights(where, cfg, { file: inv.source, elements: inv.elements, bytes: inv.bytes }, configPath);
+  // GPT-2 checkpoints exist with and without the "transformer." prefix.
+  const prefix = cfg.family === "gpt2" && [...inv.tensors.keys()].some((n) => n.startsWith("transformer.")) ? "transformer." : "";
+  const specs = hfSpecs(cfg, prefix);
+  checkWeightsMatchConfig(where, inv, specs.map((s) => s.name), configPath, { tied: cfg.tiedEmbeddings });
+
   let tok: Tokenizer | null = null;
   if (tokenizer === "auto") {
     if (!fs.existsSync(path.join(dir, "tokenizer.json"))) {
@@ -362,29 +370,13 @@ export function loadHfFolder(dir: string, { tokenizer = "auto" }: LoadHfOptions 
     }
     tok = loadTokenizer(dir);
   } else tok = tokenizer;
+  if (tok) checkVocabulary(where, tok, cfg, tokenizer === "auto" ? path.join(dir, "tokenizer.json") : "the tokenizer passed in");
   if (tok && cfg.bosTokenId === null && tok.bosTokenId !== null) cfg.bosTokenId = tok.bosTokenId;
   if (tok && cfg.eosTokenId === null && tok.eosTokenId !== null) cfg.eosTokenId = tok.eosTokenId;
 
-  const single = path.join(dir, "model.safetensors");
-  const index = path.join(dir, "model.safetensors.index.json");
-  let tensors: Map<string, LoadedTensor>;
-  const probeNames = (names: Iterable<string>) => {
-    // GPT-2 checkpoints exist with and without the "transformer." prefix.
-    if (cfg.family !== "gpt2") return "";
-    for (const n of names) if (n.startsWith("transformer.")) return "transformer.";
-    return "";
-  };
-  let specs: HfTensorSpec[];
-  if (fs.existsSync(single)) {
-    specs = hfSpecs(cfg, probeNames(readSafetensorsHeader(single).tensors.keys()));
-    tensors = readSafetensors(single, { names: specs.map((s) => s.name), expectedShapes: new Map(specs.map((s) => [s.name, s.shape])) });
-  } else if (fs.existsSync(index)) {
-    const weightMap = (JSON.parse(fs.readFileSync(index, "utf8")) as { weight_map?: Record<string, string> }).weight_map ?? {};
-    specs = hfSpecs(cfg, probeNames(Object.keys(weightMap)));
-    tensors = readShardedSafetensors(index, { names: specs.map((s) => s.name), expectedShapes: new Map(specs.map((s) => [s.name, s.shape])) });
-  } else {
-    throw new Error(`${where}: ${dir} has neither model.safetensors nor model.safetensors.index.json`);
-  }
+  const read = { names: specs.map((s) => s.name), expectedShapes: new Map(specs.map((s) => [s.name, s.shape])) };
+  const tensors = inv.source.endsWith(".index.json") ? readShardedSafetensors(inv.source, read) : readSafetensors(inv.source, read);
+  checkTensorsFinite(where, inv, tensors);
   const params = new Map<string, Float32Array>();
   for (const spec of specs) spec.toKit(tensors.get(spec.name)!.data, params);
   return new HookedTransformer(cfg, params, { tokenizer: tok });

@@ -39,6 +39,7 @@ import * as path from "node:path";
 import { resolveConfig, validateConfig, type ModelConfig } from "../model/config";
 import { paramShapes } from "../model/params";
 import { problemsError } from "../describe";
+import { checkFinite, configLimitProblems, MIN_POSITION_TABLE_BUDGET_BYTES, positionTableBytes } from "./bounds";
 
 export interface Llama2cCheckpoint {
   config: ModelConfig;
@@ -284,6 +285,7 @@ export function readLlama2cCheckpoint(file: string): Llama2cCheckpoint {
       if (problems.length > 0) throw badHeader(file, h, problems, `version ${version} `);
       const shared = sharedByte === 1;
       const d = dimsOf(h);
+      checkHeaderLimits(file, h, d, size);
       const e = entries(d);
       const hdr = `${describeHeader(h)}, shared_classifier ${sharedByte}${version === 2 ? `, group_size ${groupSize}` : ""}`;
 
@@ -331,7 +333,7 @@ export function readLlama2cCheckpoint(file: string): Llama2cCheckpoint {
         }
       }
       const config = configOf(d, h.n_heads, h.n_kv_heads, shared, where);
-      return { config, params: ordered(config, params), format: version === 1 ? "v1" : "v2" };
+      return { config, params: ordered(file, config, params), format: version === 1 ? "v1" : "v2" };
     }
 
     // No magic: the legacy format (a bad magic with a plausible legacy header is read as legacy).
@@ -342,6 +344,7 @@ export function readLlama2cCheckpoint(file: string): Llama2cCheckpoint {
     }
     const shared = h.vocab_size > 0;
     const d = dimsOf(h);
+    checkHeaderLimits(file, h, d, size);
     const e = entries(d);
     const weightsEnd = LEGACY_HEADER_BYTES + 4 * total(legacyOrder(e));
     const freqBytes = 4 * d.seqLen * d.headSize; // two tables of seq_len × head_size/2
@@ -358,10 +361,23 @@ export function readLlama2cCheckpoint(file: string): Llama2cCheckpoint {
     }
     if (!shared) storeEntry(e.wcls, readFloats(fd, d.vocab * d.dim, weightsEnd + freqBytes), params);
     const config = configOf(d, h.n_heads, h.n_kv_heads, shared, where);
-    return { config, params: ordered(config, params), format: "legacy" };
+    return { config, params: ordered(file, config, params), format: "legacy" };
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Refuses a header that exceeds the sane maxima (kit/io/bounds: layers, seq_len, vocabulary) or implies position
+ * tables the file does not justify, before anything sized by the header is built; the exact file size the header
+ * implies is checked next (`checkSize`), before any weight is read.
+ */
+function checkHeaderLimits(file: string, h: RawHeader, d: Dims, size: number): void {
+  const problems = configLimitProblems({ n_layers: d.L, n_ctx: d.seqLen, d_vocab: d.vocab });
+  const tables = positionTableBytes({ family: "llama", n_ctx: d.seqLen, d_head: d.headSize });
+  const budget = Math.max(MIN_POSITION_TABLE_BUDGET_BYTES, size);
+  if (tables > budget) problems.push(`seq_len ${d.seqLen} × head size ${d.headSize} needs ${tables} bytes of position tables, more than the ${budget} bytes the file justifies`);
+  if (problems.length > 0) throw badHeader(file, h, problems, "");
 }
 
 function readRawHeader(view: DataView, at: number): RawHeader {
@@ -386,13 +402,14 @@ function checkSize(file: string, hdr: string, needed: number, size: number, full
   }
 }
 
-/** The params in `paramShapes` order, each checked against its shape. */
-function ordered(config: ModelConfig, params: Map<string, Float32Array>): Map<string, Float32Array> {
+/** The params in `paramShapes` order, each checked against its shape and for non-finite values. */
+function ordered(file: string, config: ModelConfig, params: Map<string, Float32Array>): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   for (const [name, shape] of paramShapes(config)) {
     const p = params.get(name);
     const n = shape.reduce((a, b) => a * b, 1);
     if (!p || p.length !== n) throw new Error(`readLlama2cCheckpoint: internal error: ${name} has ${p?.length} values, expected ${n}`);
+    checkFinite("readLlama2cCheckpoint", file, name, p);
     out.set(name, p);
   }
   return out;

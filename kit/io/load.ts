@@ -11,6 +11,7 @@ import { initBackend } from "../backend";
 import { HookedTransformer } from "../model/transformer";
 import { loadTokenizer } from "../tokenizers/load";
 import type { Tokenizer } from "../tokenizers/types";
+import { checkVocabulary } from "./bounds";
 import { loadHfFolder, saveHfFolder, type SaveHfOptions } from "./hf";
 import { isHubId, resolveModelFolder, type HubOptions } from "./hub";
 import { readLlama2cCheckpoint } from "./llama2c";
@@ -38,10 +39,13 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     }
     const ckpt = readLlama2cCheckpoint(source);
     let tokenizer: Tokenizer | null = tok === undefined ? null : tok;
+    let tokWhere = typeof options.tokenizer === "string" ? options.tokenizer : "the tokenizer passed in";
     if (tok === undefined) {
       const beside = path.join(path.dirname(source), "tokenizer.bin");
       if (fs.existsSync(beside)) tokenizer = loadTokenizer(beside);
+      tokWhere = beside;
     }
+    if (tokenizer) checkVocabulary("loadModel", tokenizer, ckpt.config, tokWhere, { exact: tokenizer.kind === "llama2c" });
     return new HookedTransformer(ckpt.config, ckpt.params, { tokenizer });
   }
   if (fs.existsSync(source) && fs.statSync(source).isDirectory()) {

@@ -26,6 +26,7 @@ import * as nodePath from "node:path";
 import { randomBytes } from "node:crypto";
 import { editDistance } from "../util/editDistance";
 import { isPlainObject } from "../util/object";
+import { jsonErrorPlace } from "./json-position";
 
 export type SafetensorsDtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 
@@ -540,10 +541,13 @@ function readIndexJson(fn: string, indexPath: string): Record<string, unknown> {
     fs.closeSync(fd);
   }
   let parsed: unknown;
+  let text = "";
   try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    parsed = JSON.parse(text);
   } catch (e) {
-    throw new TypeError(`${fn}: ${indexPath}: index is not valid UTF-8 JSON (${(e as Error).message})`);
+    const place = jsonErrorPlace(text, e);
+    throw new TypeError(`${fn}: ${indexPath}: index is not valid UTF-8 JSON${place ? ` at ${place}` : ""} (${(e as Error).message})`);
   }
   if (!isPlainObject(parsed)) throw new TypeError(`${fn}: ${indexPath}: index must be a JSON object, received ${show(parsed)}`);
   return parsed;
@@ -559,6 +563,14 @@ function readWeightMap(fn: string, indexPath: string): Map<string, string> {
     if (typeof file !== "string") throw new TypeError(`${fn}: ${indexPath}: weight_map entry for ${show(name)} must be a file name string, received ${show(file)}`);
     map.set(name, file);
   }
+  return map;
+}
+
+/** The `weight_map` of a sharded checkpoint's index (tensor name → shard file path beside the index), validated. */
+export function readSafetensorsIndex(indexPath: string): Map<string, string> {
+  const fn = "readSafetensorsIndex";
+  const map = new Map<string, string>();
+  for (const [name, file] of readWeightMap(fn, indexPath)) map.set(name, resolveShard(fn, indexPath, name, file));
   return map;
 }
 

@@ -39,6 +39,8 @@ export interface ServerOptions {
   chatTemplate?: ChatTemplateName | string;
   /** Largest request body accepted, in bytes (default 1 MiB); larger bodies get 413. */
   maxBodyBytes?: number;
+  /** Time a client has to send the request headers, in ms (default 60 000); a slower client gets 408. */
+  headersTimeoutMs?: number;
   /** Called once per answered request (method, path, status, milliseconds); default: nothing is logged. */
   onRequest?: (info: { method: string; path: string; status: number; ms: number }) => void;
 }
@@ -71,18 +73,17 @@ interface ServeContext {
 
 /** Start serving `model` over the OpenAI API; resolves once the server is listening. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const { model, tokenizer, host, port, modelName, chatTemplate, maxBodyBytes, onRequest } = checkServerOptions(options);
+  const { model, tokenizer, host, port, modelName, chatTemplate, maxBodyBytes, headersTimeoutMs, onRequest } = checkServerOptions(options);
   if (options.tokenizer) model.tokenizer = options.tokenizer;
   const template = resolveChatTemplate(tokenizer, chatTemplate);
   const created = Math.floor(Date.now() / 1000);
   const queue = requestQueue();
   const ctx: ServeContext = { model, tokenizer, template, modelName, fingerprint: `fp_persona_kit_${template.kind}`, nCtx: model.cfg.n_ctx, enqueue: queue.enqueue };
-  const server = http.createServer(requestListener(routesFor(ctx, created), maxBodyBytes, onRequest));
+  // node:http checks header timeouts every connectionsCheckingInterval ms (30 s by default): check often enough.
+  const serverOptions = { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(25, headersTimeoutMs / 4)) };
+  const server = http.createServer(serverOptions, requestListener(routesFor(ctx, created), maxBodyBytes, onRequest));
   server.keepAliveTimeout = 5000;
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n" + JSON.stringify(new ServeError(400, "malformed HTTP request", { code: "bad_request" }).toJSON()));
-    else socket.destroy();
-  });
+  server.on("clientError", answerClientError);
   await listen(server, port, host);
   const addr = server.address() as AddressInfo;
   const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
@@ -107,13 +108,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 function checkServerOptions(options: ServerOptions) {
   const fn = "startServer";
   if (options === null || typeof options !== "object") throw new TypeError(`${fn}: options must be { model, … }, received ${describeValue(options)}`);
-  const { model, host = "127.0.0.1", port = 0, modelName = "persona-kit", chatTemplate = "auto", maxBodyBytes = 1 << 20, onRequest } = options;
+  const { model, host = "127.0.0.1", port = 0, modelName = "persona-kit", chatTemplate = "auto", maxBodyBytes = 1 << 20, headersTimeoutMs = 60_000, onRequest } = options;
   if (!model || typeof (model as HookedTransformer).forward !== "function") throw new TypeError(`${fn}: options.model must be a HookedTransformer (loadModel), received ${describeValue(model)}`);
   const tokenizer = options.tokenizer ?? model.tokenizer;
   if (!tokenizer) throw new TypeError(`${fn}: the model has no tokenizer; pass options.tokenizer (for llama2.c, the tokenizer .bin)`);
   if (!(Number.isInteger(port) && port >= 0 && port < 65536)) throw new RangeError(`${fn}: options.port must be an integer in [0, 65535], received ${describeValue(port)}`);
+  if (!(Number.isFinite(headersTimeoutMs) && headersTimeoutMs > 0)) throw new RangeError(`${fn}: options.headersTimeoutMs must be a positive number, received ${describeValue(headersTimeoutMs)}`);
   if (typeof modelName !== "string" || modelName.length === 0) throw new TypeError(`${fn}: options.modelName must be a non-empty string, received ${describeValue(modelName)}`);
-  return { model, tokenizer, host, port, modelName, chatTemplate, maxBodyBytes, onRequest };
+  return { model, tokenizer, host, port, modelName, chatTemplate, maxBodyBytes, headersTimeoutMs, onRequest };
 }
 
 /** One request generates at a time; the others wait in arrival order. `idle()` resolves when the queue is empty. */
@@ -282,13 +284,40 @@ function routesFor(ctx: ServeContext, created: number): Routes {
   };
 }
 
-/** The request's path without trailing slashes ("/" when it cannot be parsed). */
-function pathnameOf(req: http.IncomingMessage): string {
+/**
+ * The path of a request target, without query or fragment, repeated slashes collapsed and a trailing slash dropped
+ * (`//v1//models/` → `/v1/models`); an absolute-form target (`http://host/v1/models`) gives its path.
+ */
+export function requestPath(target: string | undefined): string {
+  let raw = target ?? "/";
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(raw);
+  if (absolute) raw = raw.slice(absolute[0].length);
+  const path = raw.split(/[?#]/, 1)[0]!.replace(/\/{2,}/g, "/").replace(/\/+$/, "");
+  return path.startsWith("/") ? path : `/${path}`;
+}
+
+/** 404 for an unknown model id, or 400 when the id in the path is not valid percent-encoding (`%ZZ`, `%`, `%E0%A4%A`). */
+function unknownModel(encoded: string): ServeError {
+  let id: string;
   try {
-    return new URL(req.url ?? "/", "http://localhost").pathname.replace(/\/+$/, "") || "/";
+    id = decodeURIComponent(encoded);
   } catch {
-    return "/";
+    return new ServeError(400, `the model id in the URL is not valid percent-encoding: ${JSON.stringify(encoded.slice(0, 100))}`, { param: "model", code: "invalid_url" });
   }
+  return new ServeError(404, `The model ${JSON.stringify(id.slice(0, 100))} does not exist`, { param: "model", code: "model_not_found" });
+}
+
+/** A request node:http could not parse: 408 for headers too slow, 431 for headers too large, else 400. */
+function answerClientError(err: NodeJS.ErrnoException, socket: import("node:stream").Duplex): void {
+  if (!socket.writable) return void socket.destroy();
+  const [status, reason, message, code] =
+    err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? [408, "Request Timeout", "the request headers did not arrive in time", "request_timeout"]
+      : err.code === "HPE_HEADER_OVERFLOW"
+        ? [431, "Request Header Fields Too Large", "the request headers are too large", "headers_too_large"]
+        : [400, "Bad Request", "malformed HTTP request", "bad_request"];
+  const body = JSON.stringify(new ServeError(status, message, { code }).toJSON());
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 /** Answer `e` as an OpenAI-style error: JSON with its status, or (mid-stream) a last event before the stream ends. */
@@ -318,20 +347,22 @@ function requestListener(routes: Routes, maxBodyBytes: number, onRequest: Server
   return (req, res) => {
     const t0 = performance.now();
     const method = req.method ?? "GET";
-    const pathname = pathnameOf(req);
+    const pathname = requestPath(req.url);
     res.on("finish", () => onRequest?.({ method, path: pathname, status: res.statusCode, ms: performance.now() - t0 }));
     const fail = (e: unknown) => sendError(res, e);
-    const route = routes[pathname] ?? (pathname.startsWith("/v1/models/") ? { GET: (_b: unknown, r: http.ServerResponse) => fail(new ServeError(404, `The model ${JSON.stringify(decodeURIComponent(pathname.slice(11)).slice(0, 100))} does not exist`, { param: "model", code: "model_not_found" })) } : undefined);
+    const route = routes[pathname] ?? (pathname.startsWith("/v1/models/") ? { GET: () => fail(unknownModel(pathname.slice(11))) } : undefined);
     if (!route) {
       req.resume();
       fail(new ServeError(404, `Unknown request URL: ${method} ${pathname.slice(0, 200)}`, { code: "unknown_url" }));
       return;
     }
-    const handler = route[method];
+    // HEAD is GET without the body (node:http leaves the body out of a HEAD response).
+    const handler = route[method] ?? (method === "HEAD" ? route.GET : undefined);
     if (!handler) {
       req.resume();
-      res.setHeader("Allow", Object.keys(route).join(", "));
-      fail(new ServeError(405, `Method ${method} is not allowed on ${pathname}; use ${Object.keys(route).join(" or ")}`, { code: "method_not_allowed" }));
+      const allowed = [...Object.keys(route), ...(route.GET ? ["HEAD"] : [])];
+      res.setHeader("Allow", allowed.join(", "));
+      fail(new ServeError(405, `Method ${method} is not allowed on ${pathname}; use ${allowed.join(" or ")}`, { code: "method_not_allowed" }));
       return;
     }
     readBody(req, maxBodyBytes)

@@ -17,6 +17,7 @@ import * as path from "node:path";
 import type { DecodeOptions, EncodeOptions, Tokenizer } from "./types";
 import { describeValue } from "../describe";
 import { isPlainObject } from "../util/object";
+import { MAX_TOKENIZER_JSON_BYTES, readJsonObject } from "../io/bounds";
 
 /**
  * The part of `@huggingface/tokenizers`' `Tokenizer` class this wrapper uses. Declared here and loaded with
@@ -55,20 +56,7 @@ export function tokenName(value: unknown): string | null {
 }
 
 function readJson(file: string, where: string, what: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new Error(`${where}: cannot read ${file} (${what}): ${(e as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new SyntaxError(`${where}: ${file} is not valid JSON (expected ${what}): ${(e as Error).message}`);
-  }
-  if (!isPlainObject(value)) throw new TypeError(`${where}: ${file} must hold a JSON object (${what}), received ${describeValue(value)}`);
-  return value;
+  return readJsonObject(where, file, what, MAX_TOKENIZER_JSON_BYTES);
 }
 
 /**

@@ -10,7 +10,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { readDataFile } from "../datasets/read";
 import { describeValue } from "../describe";
+import { jsonErrorPlace } from "../io/json-position";
 import { TRAITS, type Constitution, type ConstitutionEntry, type Trait } from "./types";
 
 /** Checks that `value` is a constitution; `where` names the source in errors (a file path, "options.constitution"). */
@@ -43,12 +45,7 @@ export function validateConstitution(value: unknown, where: string, fn = "valida
 export function loadConstitution(file: string): Constitution {
   const fn = "loadConstitution";
   if (typeof file !== "string" || file.length === 0) throw new TypeError(`${fn}: path must be a file path, received ${describeValue(file)}`);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new Error(`${fn}: cannot read ${file}: ${(e as Error).message}`);
-  }
+  const text = readDataFile(fn, file); // a leading BOM dropped; invalid UTF-8 named by line
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -57,7 +54,8 @@ export function loadConstitution(file: string): Constitution {
     const lines = text.split(/\r?\n/).map((l, n) => [l.trim(), n + 1] as const).filter(([l]) => l.length > 0);
     const looksLikeLines = lines.length > 0 && lines.every(([l]) => l.startsWith("{"));
     if (!looksLikeLines) {
-      throw new SyntaxError(`${fn}: ${file} is not JSON (an OCT list of { trait, questions }) or JSON Lines: ${(whole as Error).message}`);
+      const place = jsonErrorPlace(text, whole);
+      throw new SyntaxError(`${fn}: ${file} is not JSON (an OCT list of { trait, questions }) or JSON Lines${place ? `; the JSON error is at ${place}` : ""}: ${(whole as Error).message}`);
     }
     value = lines.map(([l, n]) => {
       try {
@@ -67,7 +65,11 @@ export function loadConstitution(file: string): Constitution {
       }
     });
   }
-  return validateConstitution(value, file, fn);
+  const entries = validateConstitution(value, file, fn);
+  // In a file, an entry without questions is a mistake (nothing would elicit the trait).
+  const empty = entries.findIndex((e) => e.questions.length === 0);
+  if (empty >= 0) throw new RangeError(`${fn}: ${file} entry ${empty} field "questions" must list at least one question, received an empty list`);
+  return entries;
 }
 
 /** The world trait each entry stands for: the first `TRAITS` word of its statement (null when it names none). */
