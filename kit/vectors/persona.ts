@@ -125,8 +125,9 @@ export function personaVector(model: HookedTransformer, data: ContrastSets | rea
   }
   const ls = checkLayers(fn, model, layers);
   const starts = splitStarts(fn, responseStart, positive.length, negative.length);
-  const pos = readActivations(fn, model, positive, { layers: ls, hook, positions, responseStart: starts[0] });
-  const neg = readActivations(fn, model, negative, { layers: ls, hook, positions, responseStart: starts[1] });
+  const pos = readActivations(fn, model, positive, { layers: ls, hook, positions, responseStart: starts[0], warnUnknown: false });
+  const neg = readActivations(fn, model, negative, { layers: ls, hook, positions, responseStart: starts[1], warnUnknown: false });
+  if ([...positive, ...negative].some((t) => !Array.isArray(t) || isChatTurns(t))) warnUnknownTokens(fn, model.tokenizer, [...pos.rows, ...neg.rows]);
   const out: PersonaVector = {};
   for (const l of ls) {
     const mp = meanOf(pos.acts.get(l)!);
@@ -294,15 +295,15 @@ export function readActivations(
   fn: string,
   model: HookedTransformer,
   texts: readonly PersonaText[],
-  { layers, hook, positions, responseStart }: { layers: readonly number[]; hook: string; positions: PersonaPositions; responseStart?: number | readonly number[] },
-): { acts: Map<number, Float64Array[]>; names: Map<number, HookName> } {
+  { layers, hook, positions, responseStart, warnUnknown = true }: { layers: readonly number[]; hook: string; positions: PersonaPositions; responseStart?: number | readonly number[]; warnUnknown?: boolean },
+): { acts: Map<number, Float64Array[]>; names: Map<number, HookName>; rows: number[][] } {
   if (!POSITIONS.includes(positions)) throw new RangeError(`${fn}: options.positions must be one of ${POSITIONS.map((p) => JSON.stringify(p)).join(", ")}, received ${describe(positions)}`);
   if (Array.isArray(responseStart) && responseStart.length !== texts.length) {
     throw new RangeError(`${fn}: options.responseStart must be one number or one per text (${texts.length}), received ${responseStart.length} values`);
   }
   const names = new Map(layers.map((l) => [l, blockHook(fn, model, hook, l)] as const));
   const items = texts.map((t, i) => toItem(fn, model, t, i, positions, responseStart));
-  if (texts.some((t) => typeof t !== "object" || !Array.isArray(t) || isChatTurns(t))) warnUnknownTokens(fn, model.tokenizer, items.map((it) => it.ids));
+  if (warnUnknown && texts.some((t) => !Array.isArray(t) || isChatTurns(t))) warnUnknownTokens(fn, model.tokenizer, items.map((it) => it.ids));
   const byLength = new Map<number, number[]>();
   items.forEach((it, i) => {
     if (!byLength.has(it.ids.length)) byLength.set(it.ids.length, []);
@@ -342,5 +343,5 @@ export function readActivations(
       }
     }
   }
-  return { acts, names };
+  return { acts, names, rows: items.map((it) => it.ids) };
 }
