@@ -11,7 +11,7 @@ import type { CaaItem } from "../kit/datasets/caa";
 import { isEmergentlyMisaligned } from "../kit/evals/judge";
 import { misalignmentEval } from "../kit/evals/misalignment";
 import { loadQuestionSet, parseQuestionSet } from "../kit/evals/questions";
-import type { HookName } from "../kit/model/hooks";
+import type { FwdHook, HookName } from "../kit/model/hooks";
 import type { HookedTransformer } from "../kit/model/transformer";
 import { wilson } from "../kit/organisms/metrics";
 import { generate } from "../kit/runtime/generate";
@@ -38,7 +38,7 @@ const ITEMS: CaaItem[] = [
 ];
 
 /** Activation at RESID0 [T, d] for one row of ids, with hooks. */
-function resid(ids: number[], fwdHooks: Parameters<HookedTransformer["runWithCache"]>[1]["fwdHooks"] = []): number[][] {
+function resid(ids: number[], fwdHooks: readonly FwdHook[] = []): number[][] {
   const { logits, cache } = model.runWithCache([ids], { namesFilter: [RESID0], fwdHooks });
   const a = cache.get(RESID0).arraySync() as number[][][];
   logits.dispose();
