@@ -624,3 +624,19 @@ export {
   type ProjectionDifferenceFn,
   type ScreeningActivationsOptions,
 } from "./workshop";
+
+// --- Chat in the core, persona-vector pipeline, CAA, emergent misalignment (issue 16) ---
+export { applyChatTemplate, chatTokens, chatResponseStart, chatPromptResponse, type ApplyChatTemplateOptions, type ChatTurn } from "./chat/template";
+export { unkTokenId, unknownShare, warnUnknownTokens, setUnknownWarning, type UnknownShare } from "./tokenizers/unknown";
+export { steeringPositions, steeredCompletions, type SteerPositions } from "./vectors/steer";
+export { ablateDirection, ablationHook, type AblationOptions } from "./vectors/ablate";
+export type { ChatPromptResponse } from "./vectors/persona";
+export type { PositionRange } from "./model/steering";
+export { filterPairs, pairVerdict, judgeAnswer, type JudgedAnswer, type JudgedPair, type PairThresholds, type PairVerdict, type FilterCounts } from "./personas/judged";
+export { steeringEvaluation, type SteeringEvaluationOptions, type SteeringEvalPoint, type ScoreSummary } from "./personas/steering-eval";
+export { extractPersonaVector, type ExtractPersonaVectorOptions, type PersonaVectorResult, type LayerEffect } from "./personas/extract";
+export { savePersonaVector, loadPersonaVector, type PersonaVectorMetadata, type LoadedPersonaVector } from "./personas/save";
+export { abTokens, abScores, abScoreFromLogits, meanMatching, type AbTokens, type AbScore, type AbOptions } from "./caa/ab";
+export { caaVector, type CaaVectorOptions } from "./caa/vector";
+export { caaSweep, caaSweepFigure, caaSweepHeatmap, type CaaSweep, type CaaSweepOptions } from "./caa/sweep";
+export { misalignmentEval, misalignmentRate, type MisalignmentOptions, type MisalignmentAnswer, type MisalignmentRate, type MisalignmentResult } from "./evals/misalignment";

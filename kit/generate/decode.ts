@@ -7,6 +7,8 @@
 import type { ActivationCache } from "../model/cache";
 import type { FwdHook, HookFilter } from "../model/hooks";
 import type { HookedTransformer } from "../model/transformer";
+import { encodeChat, isChatBatch, isChatTurns, type ChatTurn } from "../model/chat-slot";
+import { warnUnknownTokens } from "../tokenizers/unknown";
 import { progress } from "../viz/progress";
 import { checkSamplingOptions, Sampler, type SamplingOptions } from "./sampler";
 
@@ -44,7 +46,8 @@ export interface GenerateResult {
   caches: ActivationCache[];
 }
 
-export type PromptInput = string | readonly string[] | readonly number[] | readonly (readonly number[])[];
+/** Text, texts, token ids, or chat conversations (rendered by the model's chat template with the generation prompt). */
+export type PromptInput = string | readonly string[] | readonly number[] | readonly (readonly number[])[] | readonly ChatTurn[] | readonly (readonly ChatTurn[])[];
 
 /** One forward step of a runtime: the new tokens in, the last position's logits (and requested activations) out. */
 export interface DecodeStep {
@@ -149,9 +152,15 @@ export function promptRows(model: HookedTransformer, prompts: PromptInput, addBo
     return tok.encode(s, addBos === undefined ? {} : { addBos });
   };
   let rows: number[][];
-  if (typeof prompts === "string") rows = [encode(prompts)];
-  else if (prompts.length === 0) throw new RangeError(`${where}: prompts is empty`);
-  else if (typeof prompts[0] === "string") rows = (prompts as readonly string[]).map(encode);
+  if (isChatTurns(prompts) || isChatBatch(prompts)) {
+    const convs = isChatTurns(prompts) ? [prompts] : (prompts as readonly (readonly ChatTurn[])[]);
+    rows = convs.map((c) => encodeChat(model, c, where));
+    warnUnknownTokens(where, tok, rows, convs.map((c) => c[c.length - 1].content));
+  } else if (typeof prompts === "string" || (prompts.length > 0 && typeof prompts[0] === "string")) {
+    const texts = typeof prompts === "string" ? [prompts] : (prompts as readonly string[]);
+    rows = texts.map(encode);
+    warnUnknownTokens(where, tok, rows, texts);
+  } else if (prompts.length === 0) throw new RangeError(`${where}: prompts is empty`);
   else if (typeof prompts[0] === "number") rows = [[...(prompts as readonly number[])]];
   else rows = (prompts as readonly (readonly number[])[]).map((r) => [...r]);
   const V = model.cfg.d_vocab;

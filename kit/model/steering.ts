@@ -11,8 +11,27 @@ export interface Steering {
   readonly hook: HookName;
   /** Added to the activation's last axis (already scaled by any coefficient). */
   readonly vector: Float32Array;
-  /** Token positions steered (a token's position index, as in `hook_pos_embed`/RoPE); default every position. */
-  readonly positions?: readonly number[];
+  /**
+   * Token positions steered (a token's position index, as in `hook_pos_embed`/RoPE): a list, or a range
+   * `{ from, to }` ([from, to), either end open), e.g. `{ from: promptLength }` for the response only; default every
+   * position.
+   */
+  readonly positions?: readonly number[] | PositionRange;
+}
+
+/** Positions [from, to): `from` defaults to 0, `to` to no end. */
+export interface PositionRange {
+  readonly from?: number;
+  readonly to?: number;
+}
+
+/** Whether a steering value applies at token position `p`. */
+export function steersAt(s: Steering, p: number): boolean {
+  const at = s.positions;
+  if (at === undefined) return true;
+  if (Array.isArray(at)) return at.includes(p);
+  const { from = 0, to = Infinity } = at as PositionRange;
+  return p >= from && p < to;
 }
 
 export function isSteering(h: FwdHook): h is Steering {
@@ -74,10 +93,9 @@ export function steeringDelta(steers: readonly Steering[], rank: 3 | 4, d: numbe
   const T = positions[0].length;
   const data = new Float32Array(rows * T * d);
   for (const s of steers) {
-    const at = s.positions === undefined ? null : new Set(s.positions);
     for (let r = 0; r < rows; r++) {
       for (let t = 0; t < T; t++) {
-        if (at && !at.has(positions[r][t])) continue;
+        if (!steersAt(s, positions[r][t])) continue;
         const off = (r * T + t) * d;
         for (let i = 0; i < d; i++) data[off + i] += s.vector[i];
       }

@@ -28,12 +28,21 @@ import { singleToken, strTokens } from "./tokens";
 import { countParams, initParams, paramShapes } from "./params";
 import { currentRouter } from "./router";
 import { hookLastDim, isSteering, steeringDelta, type Steering } from "./steering";
+import { encodeChat, isChatBatch, isChatTurns, type ChatTurn } from "./chat-slot";
+import { warnUnknownTokens } from "../tokenizers/unknown";
 import { KVCache, tfjsOps } from "./tfjs-ops";
 
 export { KVCache, type KVLayer } from "./tfjs-ops";
 
 /** Anything that can stand for a batch of token ids. */
-export type TokensInput = tf.Tensor | readonly number[] | readonly (readonly number[])[] | string | readonly string[];
+export type TokensInput =
+  | tf.Tensor
+  | readonly number[]
+  | readonly (readonly number[])[]
+  | string
+  | readonly string[]
+  | readonly ChatTurn[] // one conversation, rendered by the model's chat template (kit/chat/template.ts)
+  | readonly (readonly ChatTurn[])[]; // conversations of equal token length
 
 export interface ForwardOptions {
   /** Past keys/values; the new ones are appended to it (generation). */
@@ -228,6 +237,7 @@ export class HookedTransformer {
     input: TokensInput,
     { namesFilter, fwdHooks = [] }: { namesFilter?: HookFilter; fwdHooks?: readonly FwdHook[] } = {},
   ): { logits: tf.Tensor3D; cache: ActivationCache } {
+    if (isChatTurns(input) || isChatBatch(input)) input = this.chatRows(input, "runWithCache");
     const routed = currentRouter()?.runWithCache(this, input, { namesFilter, fwdHooks }); // a faster runtime when possible (kit/runtime)
     if (routed) return routed;
     const { tokens, keyMask } = this.batchTokens(input, "runWithCache");
@@ -406,8 +416,9 @@ export class HookedTransformer {
       throw new RangeError(`${where}: tokens tensor must have rank 1 or 2, received shape [${input.shape}]`);
     }
     let rows: (readonly number[])[];
-    if (typeof input === "string") rows = [this.encode(input, where)];
-    else if (Array.isArray(input) && input.length > 0 && typeof input[0] === "string") rows = (input as string[]).map((s) => this.encode(s, where));
+    if (isChatTurns(input) || isChatBatch(input)) rows = this.chatRows(input, where);
+    else if (typeof input === "string") rows = [this.encode(input, where)];
+    else if (Array.isArray(input) && input.length > 0 && typeof input[0] === "string") rows = this.encodeAll(input as string[], where);
     else if (Array.isArray(input) && input.length > 0 && Array.isArray(input[0])) rows = input as number[][];
     else if (Array.isArray(input)) rows = [input as number[]];
     else throw new TypeError(`${where}: tokens must be a string, string[], number[], number[][] or tf.Tensor, received ${typeof input}`);
@@ -422,10 +433,25 @@ export class HookedTransformer {
     return tf.tensor2d(rows.flat() as number[], [rows.length, T], "int32");
   }
 
-  /** Encode text with the model's tokenizer (BOS prepended when the tokenizer has one). */
+  /** Encode text with the model's tokenizer (BOS prepended when the tokenizer has one); warns when any token is `<unk>`. */
   encode(text: string, where = "encode"): number[] {
+    return this.encodeAll([text], where)[0];
+  }
+
+  /** Encode several texts, with one `<unk>` warning for all of them. */
+  encodeAll(texts: readonly string[], where = "encode"): number[][] {
     if (!this.tokenizer) throw new Error(`${where}: this model has no tokenizer; pass token ids, or load the model with a tokenizer`);
-    return this.tokenizer.encode(text);
+    const rows = texts.map((t) => this.tokenizer!.encode(t));
+    warnUnknownTokens(where, this.tokenizer, rows, texts);
+    return rows;
+  }
+
+  /** Token rows of one conversation or several (the model's chat template), with one `<unk>` warning. */
+  private chatRows(input: readonly ChatTurn[] | readonly (readonly ChatTurn[])[], where: string): number[][] {
+    const convs = isChatTurns(input) ? [input] : (input as readonly (readonly ChatTurn[])[]);
+    const rows = convs.map((c) => encodeChat(this, c, where));
+    warnUnknownTokens(where, this.tokenizer, rows, convs.map((c) => c[c.length - 1].content));
+    return rows;
   }
 }
 

@@ -28,8 +28,11 @@ export interface TemplateMessage {
 /** A chat template resolved for one tokenizer. */
 export interface ChatTemplate {
   kind: "world" | "model" | "plain" | "custom";
-  /** The prompt text for `messages`; `prefill` is true when the last message is an assistant turn being continued. */
-  render(messages: readonly TemplateMessage[]): { text: string; prefill: boolean };
+  /**
+   * The prompt text for `messages`; `prefill` is true when the last message is an assistant turn being continued.
+   * `addGenerationPrompt` (default: true unless the last message is an assistant turn) appends the assistant header.
+   */
+  render(messages: readonly TemplateMessage[], options?: { addGenerationPrompt?: boolean }): { text: string; prefill: boolean };
 }
 
 interface JinjaTemplate {
@@ -85,7 +88,7 @@ const CHARACTER_SET = new Set<string>(CHARACTERS);
 function worldTemplate(): ChatTemplate {
   return {
     kind: "world",
-    render(messages) {
+    render(messages, { addGenerationPrompt } = {}) {
       const parts: string[] = [];
       messages.forEach((m, i) => {
         const content = m.content.trim();
@@ -102,7 +105,7 @@ function worldTemplate(): ChatTemplate {
         }
       });
       const prefill = messages.length > 0 && messages[messages.length - 1].role === "assistant";
-      if (!prefill) parts.push("assistant :");
+      if (addGenerationPrompt ?? !prefill) parts.push("assistant :");
       return { text: parts.join(" "), prefill };
     },
   };
@@ -111,10 +114,10 @@ function worldTemplate(): ChatTemplate {
 function plainTemplate(): ChatTemplate {
   return {
     kind: "plain",
-    render(messages) {
+    render(messages, { addGenerationPrompt } = {}) {
       const prefill = messages.length > 0 && messages[messages.length - 1].role === "assistant";
       const lines = messages.map((m, i) => (prefill && i === messages.length - 1 ? `${m.role}: ${m.content}` : `${m.role}: ${m.content}\n`));
-      return { text: lines.join("") + (prefill ? "" : "assistant:"), prefill };
+      return { text: lines.join("") + ((addGenerationPrompt ?? !prefill) ? "assistant:" : ""), prefill };
     },
   };
 }
@@ -129,11 +132,11 @@ function jinjaTemplate(source: string, tokenizer: Tokenizer, kind: "model" | "cu
   const special = (id: number | null) => (id === null ? "" : (tokenizer.idToToken(id) ?? ""));
   return {
     kind,
-    render(messages) {
+    render(messages, { addGenerationPrompt } = {}) {
       const prefill = messages.length > 0 && messages[messages.length - 1].role === "assistant";
       const text = template.render({
         messages: messages.map((m) => ({ ...m })),
-        add_generation_prompt: !prefill,
+        add_generation_prompt: addGenerationPrompt ?? !prefill,
         bos_token: special(tokenizer.bosTokenId),
         eos_token: special(tokenizer.eosTokenId),
       });

@@ -16,6 +16,9 @@ import { tf } from "../backend";
 import { describeValue as describe } from "../describe";
 import { actName, type HookName } from "../model/hooks";
 import type { HookedTransformer } from "../model/transformer";
+import { chatPromptResponse } from "../chat/template";
+import { isChatTurns, type ChatTurn } from "../model/chat-slot";
+import { warnUnknownTokens } from "../tokenizers/unknown";
 
 /** Where in each text activations are read. */
 export type PersonaPositions = "last" | "prompt_mean" | "response_mean";
@@ -26,8 +29,17 @@ export interface PromptResponse {
   response: string;
 }
 
-/** A text, its token ids, or a prompt/response pair. */
-export type PersonaText = string | readonly number[] | PromptResponse;
+/** Chat messages and the assistant's response: the prompt rendered by the model's chat template with the generation prompt. */
+export interface ChatPromptResponse {
+  prompt: readonly ChatTurn[];
+  response: string;
+}
+
+/**
+ * A text, its token ids, a prompt/response pair, or a conversation whose last turn is the assistant's (read as
+ * `{ prompt: earlier turns, response: last turn }`).
+ */
+export type PersonaText = string | readonly number[] | PromptResponse | ChatPromptResponse | readonly ChatTurn[];
 
 /** Contrastive sets: texts that show the trait, texts that do not. */
 export interface ContrastSets {
@@ -113,8 +125,9 @@ export function personaVector(model: HookedTransformer, data: ContrastSets | rea
   }
   const ls = checkLayers(fn, model, layers);
   const starts = splitStarts(fn, responseStart, positive.length, negative.length);
-  const pos = readActivations(fn, model, positive, { layers: ls, hook, positions, responseStart: starts[0] });
-  const neg = readActivations(fn, model, negative, { layers: ls, hook, positions, responseStart: starts[1] });
+  const pos = readActivations(fn, model, positive, { layers: ls, hook, positions, responseStart: starts[0], warnUnknown: false });
+  const neg = readActivations(fn, model, negative, { layers: ls, hook, positions, responseStart: starts[1], warnUnknown: false });
+  if ([...positive, ...negative].some((t) => !Array.isArray(t) || isChatTurns(t))) warnUnknownTokens(fn, model.tokenizer, [...pos.rows, ...neg.rows]);
   const out: PersonaVector = {};
   for (const l of ls) {
     const mp = meanOf(pos.acts.get(l)!);
@@ -232,14 +245,24 @@ interface Item {
 function toItem(fn: string, model: HookedTransformer, text: PersonaText, i: number, positions: PersonaPositions, rs: number | readonly number[] | undefined): Item {
   let ids: number[];
   let start: number | undefined;
-  if (typeof text === "string") ids = model.encode(text, fn);
-  else if (Array.isArray(text)) ids = [...(text as readonly number[])];
-  else if (text !== null && typeof text === "object" && typeof (text as PromptResponse).prompt === "string" && typeof (text as PromptResponse).response === "string") {
-    const { prompt, response } = text as PromptResponse;
-    if (!model.tokenizer) throw new Error(`${fn}: texts[${i}] is { prompt, response } but the model has no tokenizer; pass token ids with options.responseStart`);
-    const p = model.encode(prompt, fn);
-    ids = [...p, ...model.tokenizer.encode(response, { addBos: false })];
-    start = p.length;
+  const tok = () => {
+    if (!model.tokenizer) throw new Error(`${fn}: texts[${i}] is text but the model has no tokenizer; pass token ids with options.responseStart`);
+    return model.tokenizer;
+  };
+  if (typeof text === "string") ids = tok().encode(text);
+  else if (isChatTurns(text)) {
+    const last = text[text.length - 1];
+    if (last.role !== "assistant" || text.length < 2) throw new RangeError(`${fn}: texts[${i}] is a conversation; its last turn must be the assistant's answer after at least one other turn, received ${text.length} turns ending with ${JSON.stringify(last.role)}`);
+    ({ ids, responseStart: start } = chatPromptResponse(model, text.slice(0, -1), last.content));
+  } else if (Array.isArray(text)) ids = [...(text as readonly number[])];
+  else if (text !== null && typeof text === "object" && (typeof (text as PromptResponse).prompt === "string" || isChatTurns((text as PromptResponse).prompt)) && typeof (text as PromptResponse).response === "string") {
+    const { prompt, response } = text as PromptResponse | ChatPromptResponse;
+    if (typeof prompt !== "string") ({ ids, responseStart: start } = chatPromptResponse(model, prompt, response));
+    else {
+      const p = tok().encode(prompt);
+      ids = [...p, ...tok().encode(response, { addBos: false })];
+      start = p.length;
+    }
   } else {
     throw new TypeError(`${fn}: texts[${i}] must be a string, token ids or { prompt, response }, received ${describe(text)}`);
   }
@@ -272,14 +295,15 @@ export function readActivations(
   fn: string,
   model: HookedTransformer,
   texts: readonly PersonaText[],
-  { layers, hook, positions, responseStart }: { layers: readonly number[]; hook: string; positions: PersonaPositions; responseStart?: number | readonly number[] },
-): { acts: Map<number, Float64Array[]>; names: Map<number, HookName> } {
+  { layers, hook, positions, responseStart, warnUnknown = true }: { layers: readonly number[]; hook: string; positions: PersonaPositions; responseStart?: number | readonly number[]; warnUnknown?: boolean },
+): { acts: Map<number, Float64Array[]>; names: Map<number, HookName>; rows: number[][] } {
   if (!POSITIONS.includes(positions)) throw new RangeError(`${fn}: options.positions must be one of ${POSITIONS.map((p) => JSON.stringify(p)).join(", ")}, received ${describe(positions)}`);
   if (Array.isArray(responseStart) && responseStart.length !== texts.length) {
     throw new RangeError(`${fn}: options.responseStart must be one number or one per text (${texts.length}), received ${responseStart.length} values`);
   }
   const names = new Map(layers.map((l) => [l, blockHook(fn, model, hook, l)] as const));
   const items = texts.map((t, i) => toItem(fn, model, t, i, positions, responseStart));
+  if (warnUnknown && texts.some((t) => !Array.isArray(t) || isChatTurns(t))) warnUnknownTokens(fn, model.tokenizer, items.map((it) => it.ids));
   const byLength = new Map<number, number[]>();
   items.forEach((it, i) => {
     if (!byLength.has(it.ids.length)) byLength.set(it.ids.length, []);
@@ -319,5 +343,5 @@ export function readActivations(
       }
     }
   }
-  return { acts, names };
+  return { acts, names, rows: items.map((it) => it.ids) };
 }

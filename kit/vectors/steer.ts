@@ -14,6 +14,8 @@
  */
 import { describeValue as describe } from "../describe";
 import { generate } from "../runtime/generate";
+import { promptRows } from "../generate/decode";
+import { isChatTurns, type ChatTurn } from "../model/chat-slot";
 import { actName, type HookName } from "../model/hooks";
 import type { Steering } from "../model/steering";
 import type { HookedTransformer } from "../model/transformer";
@@ -27,8 +29,30 @@ export interface SteeringHookOptions {
   hook?: string;
   /** α in `act + α·v`. 0 leaves the activation untouched (x + 0 = x exactly). */
   coefficient: number;
-  /** Steer only these token positions (a token's position index); default every position. */
-  positions?: readonly number[];
+  /**
+   * Where to steer: "all" (default), "prompt" (positions before `promptLength`), "response" (from `promptLength` on:
+   * after the instruction, every generated token), or explicit token positions (a token's position index).
+   */
+  positions?: SteerPositions;
+  /** Prompt length in tokens, for positions "prompt" and "response" (`chatTokens(model, messages).length`). */
+  promptLength?: number;
+}
+
+/** Where a steering vector is added: every position, the prompt only, the response only, or listed positions. */
+export type SteerPositions = "all" | "prompt" | "response" | readonly number[];
+
+/** The `positions` field of a steering value for `where` (undefined: every position). */
+export function steeringPositions(where: SteerPositions | undefined, promptLength: number | undefined, fn = "steeringPositions"): Steering["positions"] {
+  if (where === undefined || where === "all") return undefined;
+  if (Array.isArray(where)) {
+    if (where.some((p) => !Number.isInteger(p) || p < 0)) throw new RangeError(`${fn}: options.positions must be token positions (integers ≥ 0), received ${describe(where)}`);
+    return [...where];
+  }
+  if (where !== "prompt" && where !== "response") throw new RangeError(`${fn}: options.positions must be "all", "prompt", "response" or a list of token positions, received ${describe(where)}`);
+  if (!Number.isInteger(promptLength) || (promptLength as number) < 1) {
+    throw new RangeError(`${fn}: options.promptLength must be the prompt's token count (an integer ≥ 1) for positions ${JSON.stringify(where)}, received ${describe(promptLength)}`);
+  }
+  return where === "prompt" ? { from: 0, to: promptLength } : { from: promptLength };
 }
 
 /** A steering value adding `coefficient · vector` to `blocks.{layer}.{hook}` at every position (or at `positions`). */
@@ -46,7 +70,8 @@ export function steeringHook(vector: Direction, options: SteeringHookOptions): S
   }
   // A value, not a function: every runtime accepts it (TensorFlow.js adds it at the hook point, ONNX Runtime feeds it
   // to the graph as an input). The vector's length is checked against the hook point when a model runs it.
-  return { hook: name as HookName, vector: Float32Array.from(values, (v) => v * coefficient), ...(options.positions ? { positions: [...options.positions] } : {}) };
+  const positions = steeringPositions(options.positions, options.promptLength, fn);
+  return { hook: name as HookName, vector: Float32Array.from(values, (v) => v * coefficient), ...(positions !== undefined ? { positions } : {}) };
 }
 
 export interface SteeringCurveOptions {
@@ -64,6 +89,8 @@ export interface SteeringCurveOptions {
   temperature?: number;
   /** Sampler seed, the same for every coefficient (paired comparison). Default 0. */
   seed?: number;
+  /** Where to steer: "all" (default), "prompt", "response" (each prompt's own length) or token positions. */
+  positions?: SteerPositions;
 }
 
 /** One point of a steering curve: the behaviour's rate at one coefficient, with its Wilson 95% interval. */
@@ -76,13 +103,16 @@ export interface SteeringPoint {
   n: number;
 }
 
-/** Generate an answer to every prompt at each coefficient and count the answers `classify` accepts. */
-export function steeringCurve(model: HookedTransformer, prompts: readonly string[], vector: Direction, options: SteeringCurveOptions): SteeringPoint[] {
+/**
+ * Generate an answer to every prompt (a string or chat messages) at each coefficient and count the answers `classify`
+ * accepts.
+ */
+export function steeringCurve(model: HookedTransformer, prompts: readonly (string | readonly ChatTurn[])[], vector: Direction, options: SteeringCurveOptions): SteeringPoint[] {
   const fn = "steeringCurve";
   if (options === null || typeof options !== "object") throw new TypeError(`${fn}: options must be { coefficients, classify, layer?, … }, received ${describe(options)}`);
-  const { hook = "resid_post", coefficients, classify, maxNewTokens = 24, temperature = 1, seed = 0 } = options;
-  if (!Array.isArray(prompts) || prompts.length === 0 || prompts.some((p) => typeof p !== "string")) {
-    throw new TypeError(`${fn}: prompts must be a non-empty array of strings, received ${describe(prompts)}`);
+  const { hook = "resid_post", coefficients, classify, maxNewTokens = 24, temperature = 1, seed = 0, positions = "all" } = options;
+  if (!Array.isArray(prompts) || prompts.length === 0 || prompts.some((p) => typeof p !== "string" && !isChatTurns(p))) {
+    throw new TypeError(`${fn}: prompts must be a non-empty array of strings or chat messages, received ${describe(prompts)}`);
   }
   if (!Array.isArray(coefficients) || coefficients.length === 0 || coefficients.some((c) => typeof c !== "number" || !Number.isFinite(c))) {
     throw new TypeError(`${fn}: options.coefficients must be a non-empty array of finite numbers, received ${describe(coefficients)}`);
@@ -90,10 +120,35 @@ export function steeringCurve(model: HookedTransformer, prompts: readonly string
   if (typeof classify !== "function") throw new TypeError(`${fn}: options.classify must be a function (completion, promptIndex) => boolean, received ${describe(classify)}`);
   const { layer, values } = resolveDirection(fn, vector, options.layer);
   checkLayers(fn, model, [layer]);
+  const rows = prompts.map((p) => promptRows(model, typeof p === "string" ? p : [p], undefined, fn)[0]);
   return coefficients.map((coefficient) => {
-    const { completions } = generate(model, prompts, { maxNewTokens, temperature, seed, fwdHooks: [steeringHook(values, { layer, hook, coefficient })] });
+    const completions = steeredCompletions(model, rows, (promptLength) => steeringHook(values, { layer, hook, coefficient, positions, promptLength }), { maxNewTokens, temperature, seed, byLength: positions === "prompt" || positions === "response" });
     const k = completions.reduce((s, c, i) => s + (classify(c, i) ? 1 : 0), 0);
     const n = completions.length;
     return { coefficient, ...wilson(k, n), k, n };
   });
+}
+
+/**
+ * Completions of token-id prompts under a steering value built per prompt length (`byLength`: prompts of each length
+ * generate together, so "prompt"/"response" positions are exact for every row), in the prompts' order.
+ */
+export function steeredCompletions(
+  model: HookedTransformer,
+  rows: readonly (readonly number[])[],
+  steer: (promptLength: number) => Steering | null,
+  { maxNewTokens = 24, temperature = 1, seed = 0, byLength = true }: { maxNewTokens?: number; temperature?: number; seed?: number; byLength?: boolean } = {},
+): string[] {
+  const groups = new Map<number, number[]>();
+  rows.forEach((r, i) => {
+    const key = byLength ? r.length : 0;
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  const out = new Array<string>(rows.length);
+  for (const [len, idx] of groups) {
+    const s = steer(len || rows[idx[0]].length);
+    const { completions } = generate(model, idx.map((i) => rows[i]), { maxNewTokens, temperature, seed, fwdHooks: s ? [s] : [] });
+    idx.forEach((i, j) => (out[i] = completions[j]));
+  }
+  return out;
 }
