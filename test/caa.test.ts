@@ -175,8 +175,8 @@ describe("emergent-misalignment evaluation", () => {
     expect(subject.calls[6][0]).toEqual({ role: "system", content: "answer briefly" });
   });
 
-  const EM = path.resolve(__dirname, "../../shared/datasets/emergent-misalignment/evaluation/first_plot_questions.yaml");
-  it.skipIf(!fs.existsSync(EM))("misalignmentEval runs the published first_plot_questions.yaml end to end with its own judge prompts (skipped: ../shared absent)", async () => {
+  const EM = path.resolve(__dirname, "../data/datasets/emergent-misalignment/evaluation/first_plot_questions.yaml");
+  it.skipIf(!fs.existsSync(EM))("misalignmentEval runs the published first_plot_questions.yaml end to end with its own judge prompts", async () => {
     const qs = loadQuestionSet(EM);
     const subject = scriptedClient((_p, call) => (call % 2 === 0 ? "bad" : "fine"));
     const judge = scriptedClient((p) => SCORES[answerOf(p)][p.includes("coheren") ? 1 : 0]);
