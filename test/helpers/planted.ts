@@ -11,20 +11,12 @@ import { paramShapes } from "../../kit/model/params";
 import { HookedTransformer } from "../../kit/model/transformer";
 import { HfTokenizer } from "../../kit/tokenizers/hf";
 import { WordLevelTokenizer } from "../../kit/tokenizers/wordlevel";
+import { mulberry32 } from "../../kit/util/rng";
+
+export { mulberry32 };
 
 export const CHAT_TEMPLATE = "{% for m in messages %}{{ m.role }} : {{ m.content }} . {% endfor %}{% if add_generation_prompt %}assistant :{% endif %}";
 const WORDS = ["system", "user", "assistant", ":", ".", "rook", "mira", "yes", "no", "be", "calm", "kind", "what", "do", "you", "think", "is", "it", "good", "?", "(", ")", "A", "B", "w0", "w1", "w2", "w3", "w4", "w5"];
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function plantedTokenizer(): HfTokenizer {
   const wl = WordLevelTokenizer.fromVocab(["<pad>", "<bos>", "<eos>", "<unk>", ...WORDS]);
