@@ -163,6 +163,38 @@ describe("runNotebook", () => {
     expect(slow.notebook.cells[0].outputs![0]).toEqual({ output_type: "stream", name: "stdout", text: "waiting\n" });
   });
 
+  it("runNotebook(path, { idleTimeoutMs }) stops a silent cell as stuck but lets a slow cell that shows progress finish", async () => {
+    const stuck = await runNotebook(writeFixture("stuck", [code('console.log("step 1/3");\nawait new Promise(() => {});')]), { idleTimeoutMs: 300 });
+    expect(stuck.failedCell).toMatchObject({ index: 1, ename: "StalledError" });
+    expect(stuck.failedCell!.evalue).toMatch(/^the cell wrote nothing for 300 ms \(idleTimeoutMs\) after running \d+ ms and was interrupted as stuck; its last output was "step 1\/3"$/);
+    // 30 steps of 100 ms (3 s in all) against a 2 s silence limit: slow, never silent once it runs.
+    const slowSrc = 'for (let i = 1; i <= 30; i++) { await new Promise((r) => setTimeout(r, 100)); process.stderr.write(`step ${i}/30\\r`); }\nconsole.log("done");';
+    const seen: { index: number; ms: number; idleMs: number; lastLine: string }[] = [];
+    const cells = [code('console.log("warm up the converter");'), code(slowSrc)];
+    const slow = await runNotebook(writeFixture("slow-progress", cells), { idleTimeoutMs: 2000, progressEveryMs: 500, onProgress: (p) => seen.push(p) });
+    expect(slow.failedCell).toBeUndefined();
+    expect(slow.cells[1]!.ms).toBeGreaterThan(3000);
+    const during = seen.filter((p) => p.index === 2 && p.lastLine !== "");
+    expect(during.length).toBeGreaterThanOrEqual(3);
+    expect(during[0]).toMatchObject({ name: "slow-progress", index: 2 });
+    expect(during.every((p) => p.idleMs < 1000 && /^step \d+\/30$/.test(p.lastLine))).toBe(true);
+    expect(JSON.stringify(slow.notebook.cells[1]!.outputs)).not.toContain("slow-progress");
+  });
+
+  it("runNotebook(path, { idleTimeoutMs: -1, onProgress: 1 }) names the option and what it received", async () => {
+    await expect(runNotebook(path.join(dir, "pass.ipynb"), { onProgress: 1 as never })).rejects.toThrow(/options\.onProgress must be a function/);
+    await expect(runNotebook(path.join(dir, "pass.ipynb"), { idleTimeoutMs: -1 })).rejects.toThrow(/idleTimeoutMs must be a number ≥ 0 \(0 = off\), received number -1/);
+  });
+
+  it("runNotebook(path) runs a cell using an earlier cell's name in object shorthand (tslab's converter misses it)", async () => {
+    const run = await runNotebook(
+      writeFixture("shorthand", [code("const positive = 3;\nconst negative = -1;"), code("const pair = { positive, negative };\nconsole.log(JSON.stringify(pair));")]),
+    );
+    expect(run.failedCell).toBeUndefined();
+    expect(run.notebook.cells[1]!.outputs).toEqual([{ output_type: "stream", name: "stdout", text: '{"positive":3,"negative":-1}\n' }]);
+    expect(text(run.notebook.cells[1]!.source)).toBe("const pair = { positive, negative };\nconsole.log(JSON.stringify(pair));");
+  });
+
   it("validates its arguments with clear errors", async () => {
     await expect(runNotebook("")).rejects.toThrow(/runNotebook: path must be a non-empty string/);
     await expect(runNotebook(path.join(dir, "missing.ipynb"))).rejects.toThrow(/cannot read .*missing\.ipynb/);

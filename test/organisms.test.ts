@@ -156,6 +156,13 @@ describe("wilson(k, n, z)", () => {
     expect(w.upper).toBeCloseTo(0.2775, 4);
   });
 
+  it("wilson(0, n).lower is exactly 0 and wilson(n, n).upper exactly 1 for n = 1…300 (no 1e-17 rounding residue)", () => {
+    for (let n = 1; n <= 300; n++) {
+      expect(wilson(0, n).lower).toBe(0);
+      expect(wilson(n, n).upper).toBe(1);
+    }
+  });
+
   it("wilson(5, 10) → 0.5 in [0.2366, 0.7634]; wilson(10, 10) mirrors wilson(0, 10)", () => {
     const w = wilson(5, 10);
     expect(w.rate).toBe(0.5);

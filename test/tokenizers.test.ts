@@ -643,3 +643,21 @@ describe("loadTokenizer", () => {
     expect(() => loadTokenizer(bin)).toThrow(/Llama2cTokenizer\.fromFile: .*short\.bin is truncated: the int32 max_token_length header needs 4 bytes, file has 2/);
   });
 });
+
+describe("HfTokenizer byte fallback as Hugging Face's Rust tokenizers decode it", () => {
+  const tok = loadTokenizer(path.resolve(__dirname, "../data/models/stories260K"));
+  // stories260K keeps llama2.c's layout: byte-fallback piece <0xHH> is id HH + 3.
+  const byte = (b: number) => {
+    expect(tok.idToToken(b + 3)).toBe(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+    return b + 3;
+  };
+
+  it("decode([<0x36>, <0x87>]) is \"\\uFFFD\\uFFFD\" (an invalid run: one U+FFFD per byte token), not \"6\\uFFFD\"", () => {
+    expect(tok.decode([byte(0x36), byte(0x87)])).toBe("\uFFFD\uFFFD");
+  });
+
+  it("decode([<0xE2>, <0x82>, <0xAC>]) is \"€\" (a valid run is its UTF-8 text); a cut-off run before a piece gives one U+FFFD per byte", () => {
+    expect(tok.decode([byte(0xe2), byte(0x82), byte(0xac)])).toBe("€");
+    expect(tok.decode([byte(0xe2), byte(0x82), 403])).toBe("\uFFFD\uFFFD Once");
+  });
+});

@@ -205,7 +205,9 @@ describe("figure specs", () => {
       /lineByLayerFigure: every series must have the same number of values; series\[1\] \("b"\) has 1, series\[0\] has 2/,
     );
     expect(() => lineByLayerFigure([{ name: "a", values: [1], lower: [0] }], { title: "t", yTitle: "y" })).toThrow(/both lower and upper/);
-    expect(() => lineByLayerFigure([{ name: "a", values: [1] }], { title: "t" } as never)).toThrow(/options.yTitle must be a string, received undefined/);
+    expect(() => lineByLayerFigure([{ name: "a", values: [1] }], { title: "t", yTitle: 3 } as never)).toThrow(/options.yTitle must be a string, received number 3/);
+    // Titles have defaults: no yTitle (or title) is needed.
+    expect((lineByLayerFigure([{ name: "a", values: [1] }], {}).layout.yaxis as { title: { text: string } }).title.text).toBe("");
     expect(() => heatmapFigure([[1, 2]], { x: ["a"] })).toThrow(/heatmapFigure: options.x must have one label per column \(2 columns\), received 1/);
     expect(() => heatmapFigure([] as number[][])).toThrow(/heatmapFigure: z must be a \[rows, cols\] matrix of numbers, received shape \[0\]/);
     expect(() => barFigure(["a", "b"], [1], { title: "t", yTitle: "y" })).toThrow(/barFigure: values must have one value per label \(2\), received 1/);

@@ -3,8 +3,8 @@
  * array index, field, expectation and received value on malformed input: persona-vector trait files
  * (`loadTraitFile`), model-written evals (`loadModelWrittenEvals`), CAA A/B and open-ended files (`loadCaaAB`,
  * `loadCaaOpenEnded`), and Open Character Training constitutions (`loadConstitutionFile`, the persona world's
- * `loadConstitution`). The emergent-misalignment YAML question files have no loader: they need a YAML parser with
- * anchors and aliases, and the kit has no YAML dependency.
+ * `loadConstitution`). The emergent-misalignment YAML question files (anchors and aliases resolved) are read by
+ * `loadQuestionSet` in `kit/evals/questions.ts`.
  */
 export { loadTraitFile, validateTraitData, TRAIT_EVAL_PLACEHOLDERS, type TraitData, type TraitInstruction } from "./traits";
 export { loadModelWrittenEvals, validateMweItem, type MweItem } from "./mwe";

@@ -22,8 +22,11 @@
  *
  * Runs are serialised: `runNotebook` waits for any run in progress, since they share process-wide state.
  * Limits: a cell's state outside tslab's locals (globals it sets, the module cache) outlives the run; the
- * per-cell timeout interrupts cells that `await` (as tslab's own interrupt does) but cannot stop a synchronous
- * endless loop.
+ * per-cell limits interrupt cells that `await` (as tslab's own interrupt does) but cannot stop a synchronous
+ * endless loop. There is no per-cell time limit by default (a loaded machine makes a long cell slower, not wrong);
+ * `idleTimeoutMs` stops a cell that has gone silent (stuck), and `onProgress` reports each running cell's time and
+ * how long ago it last wrote something, which tells a slow cell (recent progress) from a stuck one.
+ * Object shorthand (`{ x }`) is expanded before tslab compiles a cell (see `./shorthand.ts`).
  *
  * Saved notebooks are written as Jupyter writes them (nbformat 4.5+ with cell ids, keys sorted, one-space indent,
  * multi-line strings split into lines), atomically.
@@ -37,6 +40,7 @@ import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import { format, inspect } from "node:util";
 import { describeValue } from "../describe";
+import { expandShorthand, type TsForShorthand } from "./shorthand";
 import { VERDICT_MIME, type DisplayMessage, type Verdict } from "./verdict";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -281,6 +285,8 @@ interface Tslab {
   createConverter(options: { isJS: boolean; isBrowser: boolean }): TslabConverter;
   jupyter: { lastWriteDisplayData: ((message: DisplayMessage, update: boolean) => void) | null };
   tsSys: { getCurrentDirectory(): string };
+  /** tslab's TypeScript fork (for `expandShorthand`). */
+  ts: TsForShorthand;
 }
 
 function loadTslab(): Tslab {
@@ -296,6 +302,7 @@ function loadTslab(): Tslab {
     createConverter: (req("./converter.js") as Pick<Tslab, "createConverter">).createConverter,
     jupyter: req("./jupyter.js") as Tslab["jupyter"],
     tsSys: (req("@tslab/typescript-for-tslab") as { sys: Tslab["tsSys"] }).sys,
+    ts: req("@tslab/typescript-for-tslab") as TsForShorthand,
   };
 }
 
@@ -342,11 +349,34 @@ export interface NotebookRun {
   notebook: Notebook;
 }
 
+/** What a running cell has done so far, reported every `progressEveryMs` (see `RunNotebookOptions.onProgress`). */
+export interface CellProgress {
+  /** The notebook's file name without `.ipynb`. */
+  name: string;
+  /** 1-based number of the code cell among the notebook's code cells. */
+  index: number;
+  /** How long the cell has run. */
+  ms: number;
+  /** How long since the cell last wrote anything (stdout, stderr, a display): small for a slow cell that shows
+   * progress, growing for a stuck one. */
+  idleMs: number;
+  /** The last non-empty line the cell wrote ("" when none). */
+  lastLine: string;
+}
+
 export interface RunNotebookOptions {
   /** Write the executed copy here (also when a cell fails). Default: not written. */
   outPath?: string;
-  /** Interrupt a cell after this long (cells that await only; see the module comment). Default 600 000; 0 = none. */
+  /** Interrupt a cell after this long, however busy (cells that await only; see the module comment). Default 0 = no
+   * limit: a slow machine makes a long cell slower, not wrong. */
   timeoutPerCellMs?: number;
+  /** Interrupt a cell that has written nothing (no output, no progress bar update) for this long: stuck, as opposed
+   * to slow. Default 0 = never. */
+  idleTimeoutMs?: number;
+  /** Called while a cell runs, every `progressEveryMs`, outside the cell's output capture (so it can print). */
+  onProgress?: (p: CellProgress) => void;
+  /** Interval of `onProgress` calls (default 30 000 ms). */
+  progressEveryMs?: number;
   /** Called after each executed code cell (outside the cell's output capture). */
   onCell?: (cell: CellTiming & { name: string }) => void;
 }
@@ -371,8 +401,8 @@ interface CellCapture {
 }
 
 async function runExclusive(notebookPath: string, options: RunNotebookOptions): Promise<NotebookRun> {
-  const { outPath, timeoutPerCellMs = 600_000, onCell } = options;
-  checkRunOptions(notebookPath, { outPath, timeoutPerCellMs, onCell });
+  const { outPath, timeoutPerCellMs = 0, idleTimeoutMs = 0, onProgress, progressEveryMs = 30_000, onCell } = options;
+  checkRunOptions(notebookPath, { outPath, timeoutPerCellMs, idleTimeoutMs, onProgress, progressEveryMs, onCell });
   const started = performance.now();
   const absPath = path.resolve(notebookPath);
   const absOut = outPath === undefined ? undefined : path.resolve(outPath);
@@ -380,7 +410,7 @@ async function runExclusive(notebookPath: string, options: RunNotebookOptions): 
   const nb = readNotebook(absPath);
   prepareForRun(nb);
   const codeCells = nb.cells.filter((c) => c.cell_type === "code").length;
-  const { cells, failedCell } = await executeNotebook(nb, path.dirname(absPath), { name, timeoutPerCellMs, onCell });
+  const { cells, failedCell } = await executeNotebook(nb, path.dirname(absPath), { name, timeoutPerCellMs, idleTimeoutMs, onProgress, progressEveryMs, onCell });
   stripPlotlyBundles(nb);
   if (absOut) writeNotebook(absOut, nb);
   return {
@@ -397,7 +427,7 @@ async function runExclusive(notebookPath: string, options: RunNotebookOptions): 
   };
 }
 
-function checkRunOptions(notebookPath: unknown, { outPath, timeoutPerCellMs, onCell }: RunNotebookOptions): void {
+function checkRunOptions(notebookPath: unknown, { outPath, timeoutPerCellMs, idleTimeoutMs, onProgress, progressEveryMs, onCell }: RunNotebookOptions): void {
   if (typeof notebookPath !== "string" || notebookPath === "") {
     throw new TypeError(`runNotebook: path must be a non-empty string, received ${describeValue(notebookPath)}`);
   }
@@ -406,6 +436,12 @@ function checkRunOptions(notebookPath: unknown, { outPath, timeoutPerCellMs, onC
   }
   if (typeof timeoutPerCellMs !== "number" || !(timeoutPerCellMs >= 0)) {
     throw new RangeError(`runNotebook: options.timeoutPerCellMs must be a number ≥ 0 (0 = no limit), received ${describeValue(timeoutPerCellMs)}`);
+  }
+  for (const [key, v] of [["idleTimeoutMs", idleTimeoutMs], ["progressEveryMs", progressEveryMs]] as const) {
+    if (typeof v !== "number" || !(v >= 0)) throw new RangeError(`runNotebook: options.${key} must be a number ≥ 0 (0 = off), received ${describeValue(v)}`);
+  }
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    throw new TypeError(`runNotebook: options.onProgress must be a function, received ${describeValue(onProgress)}`);
   }
   if (onCell !== undefined && typeof onCell !== "function") {
     throw new TypeError(`runNotebook: options.onCell must be a function, received ${describeValue(onCell)}`);
@@ -420,6 +456,9 @@ interface CaptureState {
 interface CellRunOptions {
   name: string;
   timeoutPerCellMs: number;
+  idleTimeoutMs: number;
+  progressEveryMs: number;
+  onProgress?: RunNotebookOptions["onProgress"];
   onCell?: RunNotebookOptions["onCell"];
 }
 
@@ -529,7 +568,7 @@ async function runCodeCells(
   executor: TslabExecutor,
   tslab: Tslab,
   state: CaptureState,
-  { name, timeoutPerCellMs, onCell }: CellRunOptions,
+  { name, timeoutPerCellMs, idleTimeoutMs, progressEveryMs, onProgress, onCell }: CellRunOptions,
 ): Promise<{ cells: CellTiming[]; failedCell?: FailedCell }> {
   const cells: CellTiming[] = [];
   const displays = new Map<string, Array<DisplayDataOutput>>();
@@ -539,17 +578,19 @@ async function runCodeCells(
     const cell = nb.cells[cellIndex];
     if (cell.cell_type !== "code") continue;
     codeIndex++;
-    const src = joinLines(cell.source);
-    if (src.trim() === "") continue;
+    if (joinLines(cell.source).trim() === "") continue;
+    const src = expandShorthand(tslab.ts, joinLines(cell.source));
     const capture: CellCapture = { outputs: [], executionCount: ++executionCount, errors: [] };
     cell.outputs = capture.outputs;
     cell.execution_count = capture.executionCount;
     state.current = capture;
     const t0 = performance.now();
-    const { ok, timedOut, thrown } = await executeCaptured(executor, tslab, src, capture, displays, timeoutPerCellMs);
+    const report = onProgress && ((ms: number, idleMs: number, lastLine: string) => onProgress({ name, index: codeIndex, ms, idleMs, lastLine }));
+    const watch: CellWatch = { timeoutMs: timeoutPerCellMs, idleTimeoutMs, progressEveryMs, onProgress: report };
+    const { ok, stopped, thrown } = await executeCaptured(executor, tslab, src, capture, displays, watch);
     state.current = null;
     const ms = performance.now() - t0;
-    const error = finishCellOutputs(capture, ok, timedOut ? timeoutPerCellMs : null, thrown);
+    const error = finishCellOutputs(capture, ok, stopped, thrown);
     const timing: CellTiming = { index: codeIndex, cellIndex, ms, ok };
     cells.push(timing);
     onCell?.({ name, ...timing });
@@ -562,10 +603,10 @@ async function runCodeCells(
  * Settle a cell's outputs: carriage returns applied to its streams, then its error output when it failed (returned),
  * or what a successful cell still printed through tslab's console as stderr.
  */
-function finishCellOutputs(capture: CellCapture, ok: boolean, timeoutMs: number | null, thrown: unknown) {
+function finishCellOutputs(capture: CellCapture, ok: boolean, stopped: Stop, thrown: unknown) {
   for (const out of capture.outputs) if (out.output_type === "stream") out.text = applyCarriageReturns(joinLines(out.text));
   if (!ok) {
-    const err = cellError(capture.errors, timeoutMs, thrown);
+    const err = cellError(capture.errors, stopped, thrown);
     capture.outputs.push(err);
     return err;
   }
@@ -605,6 +646,17 @@ function appendStream(outputs: NotebookOutput[], name: "stdout" | "stderr", text
 
 type WriteFn = typeof process.stdout.write;
 
+/** The limits and progress reports of one cell's run (all in ms; 0 = off). */
+interface CellWatch {
+  timeoutMs: number;
+  idleTimeoutMs: number;
+  progressEveryMs: number;
+  onProgress?: (ms: number, idleMs: number, lastLine: string) => void;
+}
+
+/** Why a cell was interrupted: it ran past `timeoutMs`, or wrote nothing for `idleTimeoutMs`. */
+type Stop = { reason: "timeout"; limitMs: number } | { reason: "idle"; limitMs: number; ranMs: number; lastLine: string } | null;
+
 /** Run one cell with stdout/stderr, `console` and tslab's display channel pointing at `capture`. */
 async function executeCaptured(
   executor: TslabExecutor,
@@ -612,14 +664,21 @@ async function executeCaptured(
   src: string,
   capture: CellCapture,
   displays: Map<string, DisplayDataOutput[]>,
-  timeoutMs: number,
-): Promise<{ ok: boolean; timedOut: boolean; thrown?: unknown }> {
+  watch: CellWatch,
+): Promise<{ ok: boolean; stopped: Stop; thrown?: unknown }> {
   const { outputs } = capture;
+  const activity = { at: performance.now(), lastLine: "" };
+  const record = (name: "stdout" | "stderr", text: string) => {
+    appendStream(outputs, name, text);
+    activity.at = performance.now();
+    const line = text.split(/[\r\n]/).filter((l) => l.trim() !== "").pop();
+    if (line !== undefined) activity.lastLine = line.trim().slice(0, 200);
+  };
   const makeWrite = (name: "stdout" | "stderr"): WriteFn =>
     ((chunk: unknown, encoding?: unknown, callback?: unknown) => {
       const text =
         typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
-      appendStream(outputs, name, text);
+      record(name, text);
       const cb = typeof encoding === "function" ? encoding : callback;
       if (typeof cb === "function") process.nextTick(cb as () => void);
       return true;
@@ -629,6 +688,7 @@ async function executeCaptured(
       throw new TypeError(`display: expected a message { data, metadata, transient }, received ${describeValue(message)}`);
     }
     const id = message.transient?.display_id;
+    activity.at = performance.now();
     if (update) {
       // Jupyter's update_display_data: replace every output shown under this id; an unknown id is ignored.
       if (typeof id !== "string") return;
@@ -662,27 +722,47 @@ async function executeCaptured(
     new Writable({
       decodeStrings: false,
       write(chunk: unknown, encoding: BufferEncoding, callback: () => void) {
-        appendStream(outputs, name, typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8"));
+        record(name, typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8"));
         callback();
       },
     });
-  globalThis.console = new Console({ stdout: sink("stdout"), stderr: sink("stderr"), colorMode: false });
+  const cellConsole = new Console({ stdout: sink("stdout"), stderr: sink("stderr"), colorMode: false });
+  globalThis.console = cellConsole;
   tslab.jupyter.lastWriteDisplayData = writeDisplay;
-  let timedOut = false;
-  const timer =
-    timeoutMs > 0 && Number.isFinite(timeoutMs)
-      ? setTimeout(() => {
-          timedOut = true;
-          executor.interrupt();
-        }, timeoutMs)
-      : null;
+  const outside = (fn: () => void) => {
+    process.stdout.write = saved.stdout;
+    process.stderr.write = saved.stderr;
+    globalThis.console = saved.console;
+    try {
+      fn();
+    } finally {
+      process.stdout.write = stdoutWrite;
+      process.stderr.write = stderrWrite;
+      globalThis.console = cellConsole;
+    }
+  };
+  let stopped: Stop = null;
+  const started = performance.now();
+  let nextReport = started + (watch.progressEveryMs || Infinity);
+  const timer = setInterval(() => {
+    const now = performance.now();
+    if (watch.timeoutMs > 0 && now - started >= watch.timeoutMs) stopped = { reason: "timeout", limitMs: watch.timeoutMs };
+    else if (watch.idleTimeoutMs > 0 && now - activity.at >= watch.idleTimeoutMs) stopped = { reason: "idle", limitMs: watch.idleTimeoutMs, ranMs: now - started, lastLine: activity.lastLine };
+    if (stopped) {
+      clearInterval(timer);
+      executor.interrupt();
+    } else if (watch.onProgress && now >= nextReport) {
+      nextReport = now + watch.progressEveryMs;
+      outside(() => watch.onProgress!(now - started, now - activity.at, activity.lastLine));
+    }
+  }, Math.max(10, Math.min(1000, ...[watch.timeoutMs, watch.idleTimeoutMs, watch.progressEveryMs].filter((x) => x > 0).map((x) => x / 4))));
   try {
     const ok = await executor.execute(src);
-    return { ok: ok && !timedOut, timedOut };
+    return { ok: ok && !stopped, stopped };
   } catch (thrown) {
-    return { ok: false, timedOut, thrown };
+    return { ok: false, stopped, thrown };
   } finally {
-    if (timer) clearTimeout(timer);
+    clearInterval(timer);
     process.stdout.write = saved.stdout;
     process.stderr.write = saved.stderr;
     globalThis.console = saved.console;
@@ -693,14 +773,15 @@ async function executeCaptured(
 const DIAGNOSTIC_FORMAT = "%s%d:%d - %s";
 
 /** The `error` output for a failed cell, from what tslab reported. */
-function cellError(errors: unknown[][], timeoutMs: number | null, thrown: unknown): ErrorOutput {
-  if (timeoutMs !== null) {
-    return {
-      output_type: "error",
-      ename: "TimeoutError",
-      evalue: `the cell did not finish within ${timeoutMs} ms (timeoutPerCellMs) and was interrupted`,
-      traceback: [`TimeoutError: the cell did not finish within ${timeoutMs} ms`],
-    };
+function cellError(errors: unknown[][], stopped: Stop, thrown: unknown): ErrorOutput {
+  if (stopped?.reason === "timeout") {
+    const evalue = `the cell did not finish within ${stopped.limitMs} ms (timeoutPerCellMs) and was interrupted`;
+    return { output_type: "error", ename: "TimeoutError", evalue, traceback: [`TimeoutError: ${evalue}`] };
+  }
+  if (stopped?.reason === "idle") {
+    const last = stopped.lastLine ? `; its last output was ${JSON.stringify(stopped.lastLine)}` : "; it wrote nothing";
+    const evalue = `the cell wrote nothing for ${stopped.limitMs} ms (idleTimeoutMs) after running ${Math.round(stopped.ranMs)} ms and was interrupted as stuck${last}`;
+    return { output_type: "error", ename: "StalledError", evalue, traceback: [`StalledError: ${evalue}`] };
   }
   // tslab prints a thrown value as console.error(value), a compile diagnostic as console.error("%s%d:%d - %s", …).
   const isDiagnostic = (a: unknown[]) => a.length === 5 && a[0] === DIAGNOSTIC_FORMAT;

@@ -8,7 +8,9 @@
  *   BOS): `addBos: true` prepends BOS when the post-processor did not, `addBos: false` removes the BOS it added;
  *   `addEos` likewise at the end.
  * - `decode` leaves out special tokens by default and otherwise renders text as the library does (its decoder, and
- *   `clean_up_tokenization_spaces` from the config, default true as in transformers.js).
+ *   `clean_up_tokenization_spaces` from the config, default true as in transformers.js), except that byte-fallback
+ *   runs that are not valid UTF-8 become one U+FFFD per byte, as in Hugging Face's Rust tokenizers
+ *   (`./byte-fallback.ts`).
  *
  * {@link readHfTokenizerFolder} / {@link readHfTokenizerFiles} read the files with clear errors; `loadTokenizer` uses them too.
  */
@@ -18,6 +20,7 @@ import type { DecodeOptions, EncodeOptions, Tokenizer } from "./types";
 import { describeValue } from "../describe";
 import { isPlainObject } from "../util/object";
 import { MAX_TOKENIZER_JSON_BYTES, readJsonObject } from "../io/bounds";
+import { useRustByteFallback } from "./byte-fallback";
 
 /**
  * The part of `@huggingface/tokenizers`' `Tokenizer` class this wrapper uses. Declared here and loaded with
@@ -153,6 +156,7 @@ export class HfTokenizer implements Tokenizer {
     }
     try {
       this.hf = new HfLibTokenizerCtor(libJson, libConfig);
+      useRustByteFallback((this.hf as unknown as { decoder?: Parameters<typeof useRustByteFallback>[0] }).decoder);
     } catch (e) {
       throw new Error(`${where}: @huggingface/tokenizers rejected the tokenizer (model type ${describeValue((json.model as Record<string, unknown>).type)}): ${(e as Error).message}`);
     }

@@ -25,7 +25,8 @@ export function wilson(k: number, n: number, z = 1.96): Interval {
   const denom = 1 + z2 / n;
   const center = (p + z2 / (2 * n)) / denom;
   const half = (z / denom) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
-  return { rate: p, lower: Math.max(0, center - half), upper: Math.min(1, center + half) };
+  // At k = 0 (k = n) the bound is 0 (1) exactly; the formula leaves rounding residue such as 6.9e-18 there.
+  return { rate: p, lower: k === 0 ? 0 : Math.max(0, center - half), upper: k === n ? 1 : Math.min(1, center + half) };
 }
 
 /** The q-quantile (0 ≤ q ≤ 1) of ascending `sorted` values, linearly interpolated (type 7, as R's and numpy's default). */

@@ -151,9 +151,11 @@ export interface LayerSeries {
 }
 
 export interface LineByLayerOptions {
-  title: string;
+  /** Default "" (no title). */
+  title?: string;
   /** Name and unit of the measured quantity, e.g. "probe accuracy (fraction)". */
-  yTitle: string;
+  /** Default "" (no axis title). */
+  yTitle?: string;
   /** Default "layer". */
   xTitle?: string;
   /** x position of each value; default 0, 1, 2, … */
@@ -169,7 +171,7 @@ export function lineByLayerFigure(series: LayerSeries[], options: LineByLayerOpt
     throw new TypeError(`${fn}: series must be a non-empty array of { name, values, lower?, upper? }, received ${describe(series)}`);
   }
   checkOptions(fn, options, ["title", "yTitle"]);
-  const { title, yTitle, xTitle = "layer", x, yRange } = options;
+  const { title = "", yTitle = "", xTitle = "layer", x, yRange } = options;
   const n = series[0]?.values?.length ?? 0;
   if (x !== undefined) {
     checkNumbers(fn, "options.x", x, false);
@@ -299,8 +301,10 @@ export function heatmapFigure(z: number[][] | tf.Tensor, options: HeatmapOptions
 // barFigure
 
 export interface BarOptions {
-  title: string;
-  yTitle: string;
+  /** Default "" (no title). */
+  title?: string;
+  /** Default "" (no axis title). */
+  yTitle?: string;
   xTitle?: string;
   /** Symmetric error bars (e.g. a standard error or a 95% CI half-width), one per bar. */
   errors?: number[];
@@ -313,7 +317,7 @@ export function barFigure(labels: string[], values: number[], options: BarOption
   checkNumbers(fn, "values", values, true);
   if (values.length !== labels.length) throw new RangeError(`${fn}: values must have one value per label (${labels.length}), received ${values.length}`);
   checkOptions(fn, options, ["title", "yTitle"]);
-  const { title, yTitle, xTitle = "", errors } = options;
+  const { title = "", yTitle = "", xTitle = "", errors } = options;
   if (errors !== undefined) {
     checkNumbers(fn, "options.errors", errors, true);
     if (errors.length !== values.length) throw new RangeError(`${fn}: options.errors must have one value per bar (${values.length}), received ${errors.length}`);
@@ -358,8 +362,10 @@ export interface BarGroup {
 }
 
 export interface GroupedBarOptions {
-  title: string;
-  yTitle: string;
+  /** Default "" (no title). */
+  title?: string;
+  /** Default "" (no axis title). */
+  yTitle?: string;
   xTitle?: string;
   /** Fixed y range, e.g. [0, 1] for rates. */
   yRange?: [number, number];
@@ -371,7 +377,7 @@ export function groupedBarFigure(categories: string[], groups: BarGroup[], optio
   checkStrings(fn, "categories", categories);
   if (!Array.isArray(groups) || groups.length === 0) throw new RangeError(`${fn}: groups must be a non-empty array of { name, values }, received ${Array.isArray(groups) ? "[]" : typeof groups}`);
   checkOptions(fn, options, ["title", "yTitle"]);
-  const { title, yTitle, xTitle = "", yRange } = options;
+  const { title = "", yTitle = "", xTitle = "", yRange } = options;
   const data = groups.map((g, j) => {
     checkNumbers(fn, `groups[${j}].values`, g.values, true);
     if (g.values.length !== categories.length) throw new RangeError(`${fn}: groups[${j}].values must have one value per category (${categories.length}), received ${g.values.length}`);
@@ -432,9 +438,12 @@ export interface ScatterPoint {
 }
 
 export interface ScatterOptions {
-  title: string;
-  xTitle: string;
-  yTitle: string;
+  /** Default "" (no title). */
+  title?: string;
+  /** Default "" (no axis title). */
+  xTitle?: string;
+  /** Default "" (no axis title). */
+  yTitle?: string;
   /** Write each point's label next to it; default false. */
   showLabels?: boolean;
   /** Draw the y = x diagonal (for comparing two measurements); default false. */
@@ -446,7 +455,7 @@ export function scatterFigure(points: ScatterPoint[], options: ScatterOptions): 
   const fn = "scatterFigure";
   if (!Array.isArray(points)) throw new TypeError(`${fn}: points must be an array of { x, y, label?, group? }, received ${describe(points)}`);
   checkOptions(fn, options, ["title", "xTitle", "yTitle"]);
-  const { title, xTitle, yTitle, showLabels = false, diagonal = false } = options;
+  const { title = "", xTitle = "", yTitle = "", showLabels = false, diagonal = false } = options;
   const groups = new Map<string, ScatterPoint[]>();
   points.forEach((p, i) => {
     if (p === null || typeof p !== "object" || typeof p.x !== "number" || typeof p.y !== "number" || !Number.isFinite(p.x) || !Number.isFinite(p.y)) {
@@ -492,7 +501,8 @@ export function scatterFigure(points: ScatterPoint[], options: ScatterOptions): 
 // tokenHeatmapFigure
 
 export interface TokenHeatmapOptions {
-  title: string;
+  /** Default "" (no title). */
+  title?: string;
   /** Default "score". */
   colorbarTitle?: string;
   /** Wrap the sequence into rows of this many tokens; default 10 (about 60 px a token at 720 px). */
@@ -519,7 +529,7 @@ export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tenso
   const s = readVector(fn, "scores", scores);
   if (s.values.length !== tokens.length) throw new RangeError(`${fn}: scores must have one score per token (${tokens.length}), received ${s.values.length}`);
   checkOptions(fn, options, ["title"]);
-  const { title, colorbarTitle = "score", tokensPerRow = 10, zmax, tokenKinds } = options;
+  const { title = "", colorbarTitle = "score", tokensPerRow = 10, zmax, tokenKinds } = options;
   if (tokenKinds !== undefined) {
     if (!Array.isArray(tokenKinds) || tokenKinds.length !== tokens.length) {
       throw new RangeError(`${fn}: options.tokenKinds must have one entry per token (${tokens.length}), received ${describe(tokenKinds)}`);
@@ -658,13 +668,14 @@ function jsonNumbers(values: number[]): (number | null)[] {
   return values.map((v) => (Number.isFinite(v) ? v : null));
 }
 
-function checkOptions(fn: string, options: unknown, required: string[]): void {
+/** Options must be an object; each of `strings` that is given must be a string (all have defaults). */
+function checkOptions(fn: string, options: unknown, strings: string[]): void {
   if (options === null || typeof options !== "object") {
-    throw new TypeError(`${fn}: options must be an object with { ${required.join(", ")} }, received ${describe(options)}`);
+    throw new TypeError(`${fn}: options must be an object (optional { ${strings.join(", ")} }), received ${describe(options)}`);
   }
-  for (const key of required) {
+  for (const key of strings) {
     const v = (options as Record<string, unknown>)[key];
-    if (typeof v !== "string") throw new TypeError(`${fn}: options.${key} must be a string, received ${describe(v)}`);
+    if (v !== undefined && typeof v !== "string") throw new TypeError(`${fn}: options.${key} must be a string, received ${describe(v)}`);
   }
 }
 
@@ -788,9 +799,11 @@ export interface SteeringCurvePoint {
 }
 
 export interface SteeringCurveFigureOptions {
-  title: string;
+  /** Default "" (no title). */
+  title?: string;
   /** The behaviour measured, e.g. "complies_with_harm rate (fraction)". */
-  yTitle: string;
+  /** Default "" (no axis title). */
+  yTitle?: string;
   /** Default "steering coefficient α". */
   xTitle?: string;
   /** Default [0, 1] (rates). */
@@ -804,7 +817,7 @@ export function steeringCurveFigure(curve: SteeringCurvePoint[], options: Steeri
     throw new TypeError(`${fn}: curve must be a non-empty array of { coefficient, rate, lower, upper } (from steeringCurve), received ${describe(curve)}`);
   }
   checkOptions(fn, options, ["title", "yTitle"]);
-  const { title, yTitle, xTitle = "steering coefficient α", yRange = [0, 1] } = options;
+  const { title = "", yTitle = "", xTitle = "steering coefficient α", yRange = [0, 1] } = options;
   curve.forEach((p, i) => {
     if (p === null || typeof p !== "object" || typeof p.coefficient !== "number" || !Number.isFinite(p.coefficient)) {
       throw new TypeError(`${fn}: curve[${i}] must be { coefficient: finite number, rate, lower, upper }, received ${describe(p)}`);
@@ -845,7 +858,8 @@ export interface ProjectionSeries {
 }
 
 export interface ProjectionOverStepsOptions {
-  title: string;
+  /** Default "" (no title). */
+  title?: string;
   /** Default "projection onto persona vector". */
   yTitle?: string;
   /** Default "training step" (numeric steps) or "checkpoint" (named steps). */
@@ -879,7 +893,7 @@ export function projectionOverStepsFigure(series: ProjectionSeries[], options: P
   const labels: string[] = [];
   if (named) for (const s of series) for (const p of s.points) if (!labels.includes(String(p.step))) labels.push(String(p.step));
   const xOf = (step: number | string) => (named ? labels.indexOf(String(step)) : (step as number));
-  const { title, yTitle = "projection onto persona vector", xTitle = named ? "checkpoint" : "training step" } = options;
+  const { title = "", yTitle = "projection onto persona vector", xTitle = named ? "checkpoint" : "training step" } = options;
   const data: Trace[] = [];
   series.forEach((s, i) => {
     const color = PALETTE[i % PALETTE.length];
@@ -916,7 +930,8 @@ export function projectionOverStepsFigure(series: ProjectionSeries[], options: P
 }
 
 export interface PcaScatterOptions {
-  title: string;
+  /** Default "" (no title). */
+  title?: string;
   /** Fraction of variance explained by PC1, PC2 (0..1), shown in the axis titles as "PC1 (xx% var)". */
   explained?: number[];
 }
@@ -933,7 +948,7 @@ export function pcaScatterFigure(points2d: number[][], groups: string[], options
   checkStrings(fn, "groups", groups);
   if (groups.length !== points2d.length) throw new RangeError(`${fn}: groups must have one label per point (${points2d.length} point${points2d.length === 1 ? "" : "s"}), received ${groups.length}`);
   checkOptions(fn, options, ["title"]);
-  const { title, explained } = options;
+  const { title = "", explained } = options;
   if (explained !== undefined) {
     checkNumbers(fn, "options.explained", explained, false);
     if (explained.length < 2) throw new RangeError(`${fn}: options.explained must give at least PC1 and PC2, received ${explained.length} values`);

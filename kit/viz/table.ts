@@ -20,7 +20,9 @@ export interface DataFrameLike {
   index?: readonly unknown[];
 }
 
-export type TableInput = DataFrameLike | Record<string, unknown>[];
+/** A DataFrame, or an array of plain objects: any row type, including the kit's own result interfaces
+ * (`SteeringPoint[]`, `LayerSweepRow[]`, `MweItem[]`), which have no index signature. */
+export type TableInput = DataFrameLike | readonly object[];
 
 export interface TableOptions {
   caption?: string;
