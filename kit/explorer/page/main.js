@@ -71,8 +71,9 @@ function main({ spec, tokenizer, session }) {
     const started = performance.now();
     const ids = encode(prompt.value);
     const job = (state.running ?? Promise.resolve()).then(async () => {
-      const steering = steeringValues(spec, ui.settings, ids.length);
-      const result = await generate(session, spec, { ids, maxNewTokens: ui.maxNewTokens, steering });
+      const settings = ui.settings.map((x) => ({ ...x }));
+      const steering = steeringValues(spec, settings, ids.length);
+      const result = { ...(await generate(session, spec, { ids, maxNewTokens: ui.maxNewTokens, steering })), settings };
       derive(result);
       const ms = performance.now() - started;
       state.timings.lastGenerateMs = ms;
