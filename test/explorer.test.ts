@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportExplorer, explorerHtml } from "../kit/explorer/export";
-import { showExplorer } from "../kit/explorer/show";
+import { explorerIframe, showExplorer } from "../kit/explorer/show";
 import { loadModel } from "../kit/io/load";
 import type { HookedTransformer } from "../kit/model/transformer";
 import { diffOfMeans } from "../kit/probes/diffmeans";
@@ -143,10 +143,12 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe.skipIf(!CHROMIUM)("the explorer page in headless Chromium (skipped: no Chromium found)", () => {
   it("the page generates the kit's greedy tokens with its logits, probe scores, projections and attention (≤ 1e-4), and its steering slider gives generate's steered tokens", async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "pk-explorer-page-"));
+    let inlinePage = "";
     exportExplorer(model, root, options());
     const mime: Record<string, string> = { ".js": "text/javascript", ".html": "text/html", ".json": "application/json" };
     const server = http.createServer((req, res) => {
       const url = decodeURIComponent((req.url ?? "/").split("?")[0]);
+      if (url === "/notebook") return void res.writeHead(200, { "content-type": "text/html" }).end(inlinePage);
       const f = path.join(root, url === "/" ? "index.html" : url);
       if (f.startsWith(root) && fs.existsSync(f) && fs.statSync(f).isFile()) return void res.writeHead(200, { "content-type": mime[path.extname(f)] ?? "application/octet-stream" }).end(fs.readFileSync(f));
       res.writeHead(404).end();
@@ -216,6 +218,23 @@ describe.skipIf(!CHROMIUM)("the explorer page in headless Chromium (skipped: no 
       const response = await read(4, "response");
       const wantResponse = generate(model, PROMPT, { maxNewTokens: 20, temperature: 0, fwdHooks: [steeringHook(pv[layer], { coefficient: 4, layer, positions: "response", promptLength: page.promptLength })] });
       expect(response.ids).toEqual(wantResponse.sequences[0]);
+      // showExplorer's output: the self-contained page in an <iframe srcdoc>, no file fetched.
+      inlinePage = `<!doctype html><meta charset="utf-8"><body>${explorerIframe(explorerHtml(model, options(), { inline: true }))}</body>`;
+      const inlineTab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await inlineTab.route("**/*", (route) => (route.request().url() === origin + "/notebook" ? route.continue() : (outside.push(route.request().url()), route.abort())));
+      await inlineTab.goto(origin + "/notebook");
+      const frame = inlineTab.frames().find((f) => f !== inlineTab.mainFrame())!;
+      await frame.waitForFunction(() => {
+        const x = (window as unknown as { __explorer: { error: string | null; state?: { generations: number } } }).__explorer;
+        return x.error !== null || (x.state?.generations ?? 0) > 0;
+      }, null, { timeout: 60_000 });
+      const inlineIds = await frame.evaluate(() => {
+        const x = (window as unknown as { __explorer: { error: string | null; state: { result: { ids: number[] } } } }).__explorer;
+        if (x.error) throw new Error(x.error);
+        return x.state.result.ids;
+      });
+      expect(inlineIds).toEqual(want.sequences[0]);
+      await inlineTab.screenshot({ path: path.join(ARTIFACTS, "explorer-notebook-iframe.png") });
       expect(outside).toEqual([]);
       const report = { diffs, timings: page.timings, unsteered: want.texts[0], steered: wantSteered.texts[0], responseSteered: wantResponse.texts[0], layer };
       fs.writeFileSync(path.join(ARTIFACTS, "explorer-page.json"), JSON.stringify(report, null, 2));

@@ -17,6 +17,11 @@ function escapeAttr(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/"/g, "&quot;");
 }
 
+/** The page in an `<iframe srcdoc>` (what a notebook output holds). */
+export function explorerIframe(html: string, height = 800): string {
+  return `<iframe title="persona explorer" style="width:100%;max-width:1280px;height:${height}px;border:1px solid #ddd" srcdoc="${escapeAttr(html)}"></iframe>`;
+}
+
 /** One line describing the explorer. */
 export function explorerSummary(model: HookedTransformer, { vectors = {}, probes = {} }: ExplorerOptions = {}): string {
   const n = (k: number, w: string) => `${k} ${w}${k === 1 ? "" : "s"}`;
@@ -35,7 +40,7 @@ export async function showExplorer(model: HookedTransformer, options: ShowExplor
   const html = explorerHtml(model, rest, { inline: true });
   const display: DisplayData = {
     data: {
-      "text/html": `<iframe title="persona explorer" style="width:100%;max-width:1280px;height:${height}px;border:1px solid #ddd" srcdoc="${escapeAttr(html)}"></iframe>`,
+      "text/html": explorerIframe(html, height),
       "text/plain": summary,
     },
     metadata: { "persona-kit": { kind: "explorer" } },

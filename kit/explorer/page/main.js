@@ -109,12 +109,12 @@ function main({ spec, tokenizer, session }) {
       const v = spec.vectors[ui.vector];
       const vecSel = el("select", { id: "proj-vector", "aria-label": "persona vector projected", on: { change: () => { ui.vector = Number(vecSel.value); draw(); } } }, spec.vectors.map((q, i) => el("option", { value: i, selected: i === ui.vector }, q.name)));
       const proj = state.projections[v.name];
-      parts.push(el("section", {}, el("h2", {}, "Residual stream on the persona vector"), el("label", {}, "vector ", vecSel), heatmap({ title: `projection of hook_resid_post on ${v.name} (unit direction) by layer and position`, values: proj.map((row) => row ?? []), rowLabels: proj.map((_, l) => `layer ${l}`), colLabels: tokens.slice(0, fed), xTitle: "token position", yTitle: "layer" })));
+      parts.push(el("section", {}, el("h2", {}, "Residual stream on the persona vector"), el("label", {}, "vector ", vecSel), heatmap({ title: `projection of hook_resid_post on ${v.name} (unit direction) by layer and position`, values: proj.map((row) => row ?? []), rowLabels: proj.map((_, l) => `layer ${l}`), colLabels: tokens.slice(0, fed), xTitle: "token position", yTitle: "layer", width: 430 })));
     }
     const layerSel = el("select", { id: "attn-layer", "aria-label": "attention layer", on: { change: () => { ui.layer = Number(layerSel.value); draw(); } } }, Array.from({ length: L }, (_, l) => el("option", { value: l, selected: l === ui.layer }, `layer ${l}`)));
     const headSel = el("select", { id: "attn-head", "aria-label": "attention head", on: { change: () => { ui.head = Number(headSel.value); draw(); } } }, Array.from({ length: spec.shape.H }, (_, h) => el("option", { value: h, selected: h === ui.head }, `head ${h}`)));
     const rows = r.pattern[ui.layer][ui.head].map((row) => Array.from({ length: fed }, (_, j) => (j < row.length ? row[j] : null)));
-    parts.push(el("section", {}, el("h2", {}, "Attention pattern"), el("label", {}, "layer ", layerSel), el("label", {}, " head ", headSel), heatmap({ title: `attention of layer ${ui.layer} head ${ui.head}: query position (rows) attends to key position (columns)`, values: rows, rowLabels: tokens.slice(0, fed), colLabels: tokens.slice(0, fed), xTitle: "key position", yTitle: "query position", scale: 1 })));
+    parts.push(el("section", {}, el("h2", {}, "Attention pattern"), el("label", {}, "layer ", layerSel), el("label", {}, " head ", headSel), heatmap({ title: `attention of layer ${ui.layer} head ${ui.head}: query position (rows) attends to key position (columns)`, values: rows, rowLabels: tokens.slice(0, fed), colLabels: tokens.slice(0, fed), xTitle: "key position", yTitle: "query position", scale: 1, width: 430 })));
     out.replaceChildren(el("p", { id: "text" }, state.text), parts[0], el("div", { class: "charts" }, ...parts.slice(1)));
     document.getElementById("status").textContent = `generated ${r.newTokens.length} tokens in ${state.timings.lastGenerateMs.toFixed(0)} ms`;
   }
