@@ -17,7 +17,7 @@ export interface OptionSpec {
   help: string;
 }
 
-export type CommandName = "generate" | "inspect" | "serve";
+export type CommandName = "generate" | "inspect" | "serve" | "export-explorer";
 
 const MODEL: Record<string, OptionSpec> = {
   model: { type: "string", value: "PATH", help: "a Hugging Face model folder, a hub id (org/name) or a llama2.c checkpoint (.bin); required" },
@@ -50,6 +50,17 @@ export const COMMANDS: Record<CommandName, { summary: string; options: Record<st
       host: { type: "string", value: "HOST", default: "127.0.0.1", help: "interface to listen on" },
       "model-name": { type: "string", value: "NAME", help: "the model id clients send; default: the model folder's name" },
       "chat-template": { type: "string", value: "T", default: "auto", help: "auto, world, model, plain, or a Jinja template (text containing {{ or {%)" },
+    },
+  },
+  "export-explorer": {
+    summary: "write the persona explorer (a static page on onnxruntime-web: hooks, steering, probes) for the model and print its index.html",
+    options: {
+      ...MODEL,
+      out: { type: "string", value: "DIR", help: "folder to write (created if needed); required" },
+      prompt: { type: "string", value: "TEXT", help: "the example prompt generated on load; default: none (BOS only)" },
+      "max-new-tokens": { type: "string", value: "N", default: "24", help: "new tokens per generation in the page, an integer ≥ 1" },
+      vectors: { type: "string", value: "PATH", help: "JSON { name: { layer, vector: number[], hook? } } of persona vectors to steer with and project on" },
+      probes: { type: "string", value: "PATH", help: "JSON { name: { layer, weights: number[], bias, hook? } } of linear probes to colour tokens with" },
     },
   },
 };

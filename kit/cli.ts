@@ -21,6 +21,7 @@ import { generate } from "./runtime/generate";
 import { loadModel } from "./io/load";
 import { isChatTemplateName, isJinjaSource } from "./serve/template";
 import { startServer } from "./serve/server";
+import { explorerCommandOptions, exportExplorerCommand } from "./explorer/cli";
 
 const USAGE = `usage:
   persona-kit generate --model PATH [--tokenizer PATH] [--prompt TEXT] [--max-new-tokens N]
@@ -28,6 +29,8 @@ const USAGE = `usage:
   persona-kit inspect --model PATH [--tokenizer PATH] [--local-files-only]
   persona-kit serve --model PATH [--tokenizer PATH] [--port P] [--host 127.0.0.1] [--model-name NAME]
                     [--chat-template auto|world|model|plain|JINJA] [--local-files-only]
+  persona-kit export-explorer --model PATH --out DIR [--prompt TEXT] [--max-new-tokens N]
+                              [--vectors PATH] [--probes PATH] [--local-files-only]
   persona-kit <command> --help     options of one command, with their defaults
   persona-kit --version
 
@@ -53,15 +56,17 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "--help" || command === "-h" || command === "help") return print(rest[0] && rest[0] in COMMANDS ? commandHelp(rest[0] as CommandName) : USAGE);
   if (command === "--version" || command === "-v" || command === "-V") return print(`${kitVersion()}\n`);
-  if (!command) throw new UsageError("no command given (expected generate, inspect or serve)");
-  if (!(command in COMMANDS)) throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, Object.keys(COMMANDS))} (expected generate, inspect or serve)`);
+  if (!command) throw new UsageError(`no command given (expected ${Object.keys(COMMANDS).join(", ")})`);
+  if (!(command in COMMANDS)) throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, Object.keys(COMMANDS))} (expected ${Object.keys(COMMANDS).join(", ")})`);
   const name = command as CommandName;
   if (rest.includes("--help") || rest.includes("-h")) return print(commandHelp(name));
   const values = parseCommand(name, rest);
   if (!values.model) throw new UsageError(`--model PATH is required; \`persona-kit ${name} --help\` lists the options`);
+  const explorer = name === "export-explorer" ? explorerCommandOptions(values) : null;
   const checked = name === "generate" ? generateOptions(values) : name === "serve" ? serveOptions(values) : {};
   const model = await loadModel(values.model as string, { tokenizer: values.tokenizer as string | undefined, localFilesOnly: values["local-files-only"] === true || undefined });
   if (name === "inspect") return print(JSON.stringify(inspectInfo(model), null, 2) + "\n");
+  if (explorer) return print(`${exportExplorerCommand(model, explorer)}\n`);
   if (!model.tokenizer) throw new UsageError(`${name} needs a tokenizer: pass --tokenizer PATH (for llama2.c, the tokenizer .bin)`);
   if (name === "serve") return serve(model, values, checked as ReturnType<typeof serveOptions>);
   const prompt = model.tokenizer.encode((values.prompt as string) ?? "");

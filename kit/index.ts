@@ -640,3 +640,6 @@ export { abTokens, abScores, abScoreFromLogits, meanMatching, type AbTokens, typ
 export { caaVector, type CaaVectorOptions } from "./caa/vector";
 export { caaSweep, caaSweepFigure, caaSweepHeatmap, type CaaSweep, type CaaSweepOptions } from "./caa/sweep";
 export { misalignmentEval, misalignmentRate, type MisalignmentOptions, type MisalignmentAnswer, type MisalignmentRate, type MisalignmentResult } from "./evals/misalignment";
+export { exportExplorer, explorerHtml, type ExportExplorerResult } from "./explorer/export";
+export { showExplorer, type ShowExplorerOptions } from "./explorer/show";
+export type { ExplorerOptions, ExplorerVector, ExplorerProbe, ExplorerSpec } from "./explorer/spec";
