@@ -12,6 +12,8 @@ import { loadModel } from "../kit/io/load";
 import { makeConfig, type ModelConfigInput } from "../kit/model/config";
 import { HookedTransformer } from "../kit/model/transformer";
 import { makeBatcher, type Batch } from "../kit/train/batches";
+import { listCheckpoints, loadCheckpoint } from "../kit/train/checkpoint";
+import { train, type TrainRuntime } from "../kit/train/trainer";
 import { OnnxLossGrad, batchFeeds } from "../kit/onnx/train-step";
 
 const STORIES_HF = path.resolve(__dirname, "../data/models/stories260K");
@@ -137,6 +139,123 @@ describe("OnnxLossGrad on real weights and masks", () => {
       expect(r.lossDiff).toBeLessThan(1e-4);
       expect(r.rel, `worst at ${r.at}`).toBeLessThan(1e-4);
     } finally {
+      model.dispose();
+    }
+  });
+});
+
+const PATTERN = [5, 9, 2, 7, 11, 3, 8, 1, 12, 4, 6, 10];
+const STREAM = Int32Array.from({ length: 600 }, (_, i) => PATTERN[i % PATTERN.length]);
+const tiny = (seed = 3, family: "gpt2" | "llama" = "gpt2") =>
+  HookedTransformer.fromConfig(makeConfig({ family, d_model: 32, n_layers: 2, n_heads: 4, d_vocab: 16, n_ctx: 16 }), { seed });
+const snapshot = (m: HookedTransformer) => m.weightsToArrays();
+function sameBits(a: Map<string, Float32Array>, b: Map<string, Float32Array>): boolean {
+  for (const [k, x] of a) {
+    const y = b.get(k)!;
+    if (!Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength))) return false;
+  }
+  return a.size === b.size;
+}
+
+describe("train(model, data, { runtime })", () => {
+  it("train(model, stream, { runtime: 'onnx' | 'tfjs', steps: 200 }) give the same loss curve within 1e-3", async () => {
+    const opts = { steps: 200, batchSize: 4, seqLen: 12, lr: 3e-3, warmupSteps: 10, clipNorm: 0.5, seed: 7 };
+    const a = tiny(3, "llama");
+    const b = tiny(3, "llama");
+    try {
+      const ra = await train(a, STREAM, { ...opts, runtime: "tfjs" });
+      const rb = await train(b, STREAM, { ...opts, runtime: "onnx" });
+      const worst = Math.max(...ra.records.map((r, i) => Math.abs(r.loss - rb.records[i].loss)));
+      expect(worst).toBeLessThan(1e-3);
+      expect(rb.finalLoss).toBeLessThan(ra.records[0].loss / 3); // it learned the pattern
+      expect(rb.records.some((r) => r.gradNorm > 0.5)).toBe(true); // clipping was exercised
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it("train(model, sequences, { runtime: 'onnx' }) masks padding like the tfjs path", async () => {
+    const seqs = Array.from({ length: 12 }, (_, i) => PATTERN.slice(0, 4 + (i % 8)));
+    const opts = { steps: 20, batchSize: 4, lr: 3e-3, seed: 1, decayEmbeddings: true };
+    const a = tiny();
+    const b = tiny();
+    try {
+      const ra = await train(a, seqs, { ...opts, runtime: "tfjs" });
+      const rb = await train(b, seqs, { ...opts, runtime: "onnx" });
+      const worst = Math.max(...ra.records.map((r, i) => Math.abs(r.loss - rb.records[i].loss)));
+      expect(worst).toBeLessThan(1e-4);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it("train(model, data, { runtime: 'onnx' }) stops on NaN naming the step, weights unchanged", async () => {
+    const model = tiny();
+    let before: Map<string, Float32Array> | null = null;
+    const err = await train(model, STREAM, {
+      steps: 10,
+      batchSize: 2,
+      schedule: "constant",
+      runtime: "onnx",
+      onStep: (rec) => {
+        if (rec.step === 3) {
+          const w = model.param("blocks.1.attn.W_V");
+          w.assign(tf.fill(w.shape, NaN));
+          before = snapshot(model);
+        }
+      },
+    }).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(/^train: loss is NaN at step 4 \(lr 1e-3\); last finite loss \d+\.\d+ at step 3; weights are left as they were before this step$/);
+    expect(sameBits(snapshot(model), before!)).toBe(true);
+    model.dispose();
+  });
+
+  for (const runtime of ["onnx", "tfjs"] as TrainRuntime[]) {
+    it(`train(model, data, { runtime: '${runtime}', resume: true }) continues bit-identically and records the runtime`, async () => {
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "onnx-train-"));
+      const opts = { steps: 8, batchSize: 4, lr: 5e-3, warmupSteps: 2, checkpointEvery: 3, seed: 42, runtime };
+      const full = tiny();
+      const first = tiny();
+      const resumed = tiny(99);
+      try {
+        const a = await train(full, STREAM, { ...opts, checkpointDir: path.join(tmp, "full") });
+        const dir = path.join(tmp, "cut");
+        const stop = (rec: { step: number }) => {
+          if (rec.step === 4) throw new Error("killed");
+        };
+        await expect(train(first, STREAM, { ...opts, checkpointDir: dir, onStep: stop })).rejects.toThrow("killed");
+        expect(listCheckpoints(dir).map((c) => c.step)).toEqual([3]);
+        expect(loadCheckpoint(listCheckpoints(dir)[0].dir).state.runtime).toBe(runtime);
+        const b = await train(resumed, STREAM, { ...opts, runtime: "auto", checkpointDir: dir, resume: true });
+        expect(b.records.map((x) => x.loss)).toEqual(a.records.map((x) => x.loss));
+        expect(b.records.map((x) => x.gradNorm)).toEqual(a.records.map((x) => x.gradNorm));
+        expect(sameBits(snapshot(resumed), snapshot(full))).toBe(true);
+        const other = runtime === "onnx" ? "tfjs" : "onnx";
+        await expect(train(resumed, STREAM, { ...opts, runtime: other, checkpointDir: dir, resume: true })).rejects.toThrow(
+          new RegExp(`cannot resume from .* with runtime "${other}": it was trained with "${runtime}"`),
+        );
+      } finally {
+        for (const m of [full, first, resumed]) m.dispose();
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it("train(model with a permanent hook, data) runs on tfjs under 'auto' and refuses 'onnx'", async () => {
+    const model = tiny();
+    let calls = 0;
+    const remove = model.addPermanentHook("blocks.0.hook_resid_post", (x) => {
+      calls++;
+      return x;
+    });
+    try {
+      await train(model, STREAM, { steps: 2, batchSize: 2 });
+      expect(calls).toBeGreaterThan(0);
+      await expect(train(model, STREAM, { steps: 2, batchSize: 2, runtime: "onnx" })).rejects.toThrow(/runtime "onnx" cannot run the model's 1 permanent hook/);
+    } finally {
+      remove();
       model.dispose();
     }
   });

@@ -13,6 +13,7 @@
  *   gradient norm and update), so a NaN stops before anything changes.
  */
 import { Tensor } from "onnxruntime-node";
+import { tf } from "../backend";
 import type { HookedTransformer } from "../model/transformer";
 import type { AdamWState } from "../train/adamw";
 import { defaultDecays } from "../train/adamw";
@@ -161,6 +162,8 @@ export class OnnxTrainer {
   private readonly decayed = new Set<string>();
   private readonly sessions = new Map<string, SyncSession>();
   private readonly opts: OnnxTrainerOptions;
+  /** The model variables' data ids when `params` and the model last agreed (a changed id: someone assigned weights). */
+  private seen = new Map<string, object>();
 
   constructor(
     private readonly model: HookedTransformer,
@@ -174,6 +177,19 @@ export class OnnxTrainer {
       this.v.set(name, new Float32Array(v.size));
       if (defaultDecays(name, v.shape, opts.decayEmbeddings ?? false)) this.decayed.add(name);
     }
+    this.remember();
+  }
+
+  private remember(): void {
+    for (const [name, v] of this.model.params) this.seen.set(name, (v as unknown as { dataId: object }).dataId);
+  }
+
+  /** Take up weights assigned to the model's variables since the last sync (e.g. by an `onStep` callback). */
+  private refreshFromModel(): void {
+    for (const [name, v] of this.model.params) {
+      if ((v as unknown as { dataId: object }).dataId !== this.seen.get(name)) this.params.set(name, new Float32Array(v.dataSync() as Float32Array));
+    }
+    this.remember();
   }
 
   private session(B: number, T: number): SyncSession {
@@ -227,6 +243,7 @@ export class OnnxTrainer {
 
   /** Compute one step on `batch` at learning rate `lr` (clipping to `clipNorm`, none when null); nothing changes until `commit()`. */
   step(batch: Batch, lr: number, clipNorm: number | null): OnnxStepResult {
+    this.refreshFromModel();
     const t = this.t + 1;
     const [b1, b2] = this.opts.betas;
     const scalar = (x: number) => new Tensor("float32", Float32Array.of(x), []);
@@ -262,9 +279,10 @@ export class OnnxTrainer {
     };
   }
 
-  /** Copy the current parameters into the model's variables. */
+  /** Copy the current parameters into the model's variables (the trainer does before any user code runs). */
   syncModel(): void {
-    this.model.setWeights(this.params);
+    tf.tidy(() => this.model.setWeights(this.params)); // the variables keep their new data; the temporaries go
+    this.remember();
   }
 
   /** Copies of `t`, `m` and `v` (the shape `kit/train/checkpoint.ts` saves). */
@@ -291,6 +309,7 @@ export class OnnxTrainer {
       this.v.set(name, new Float32Array(state.v.get(name)!));
       this.params.set(name, new Float32Array(this.model.params.get(name)!.dataSync() as Float32Array));
     }
+    this.remember();
     this.t = state.t;
   }
 
