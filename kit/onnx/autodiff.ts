@@ -268,6 +268,7 @@ export function appendGradients(g: GraphBuilder, loss: string, wrt: readonly str
   if (!active.has(loss)) throw new RangeError(`appendGradients: loss ${JSON.stringify(loss)} does not depend on any of the ${wrt.length} values to differentiate`);
 
   const ctx = new Context(g, info);
+  const regions = elementwiseRegions(forward, active, info, loss);
   ctx.contribute(loss, g.constF(1, lossShape));
   for (let i = forward.length - 1; i >= 0; i--) {
     const node = forward[i];
@@ -275,11 +276,141 @@ export function appendGradients(g: GraphBuilder, loss: string, wrt: readonly str
     if (!outs.some((o) => ctx.has(o))) continue;
     const ins = node.input ?? [];
     if (!ins.some((x) => active.has(x))) continue;
-    backward(ctx, node, (k) => active.has(ins[k]));
+    const region = regions.get(outs[0]);
+    if (region) ctx.contribute(region.root, g.op("Mul", [ctx.grad(outs[0]), tangent(ctx, region)]));
+    else backward(ctx, node, (k) => active.has(ins[k]));
   }
   const out = new Map<string, string>();
   for (const name of wrt) out.set(name, ctx.has(name) ? ctx.grad(name) : ctx.zeros(info.shapes.get(name)!));
   return out;
+}
+
+/** Elementwise ops whose derivative `tangent` knows (forward mode). */
+const TANGENT_OPS = new Set(["Add", "Sub", "Mul", "Div", "Sigmoid", "Tanh", "Erf", "Exp", "Sqrt", "Neg", "Pow", "Identity"]);
+
+/** A chain of elementwise nodes computing `output` from the one value `root` (and scalar constants) alone. */
+interface Region {
+  root: string;
+  output: string;
+  nodes: onnx.INodeProto[];
+}
+
+/**
+ * Elementwise regions worth differentiating in forward mode: y = f(x) built from several elementwise nodes of one
+ * active value x (activation functions such as gelu_new, written as Mul / Add / Sigmoid chains), whose intermediates
+ * are used only inside the region. Their gradient is dy · f′(x), with f′ assembled node by node (one multiply and an
+ * add or two per node), instead of the reverse pass's two products per Mul and sums wherever x is used twice.
+ * Keyed by the region's output.
+ */
+function elementwiseRegions(forward: readonly onnx.INodeProto[], active: ReadonlySet<string>, info: ShapeInfo, loss: string): Map<string, Region> {
+  const consumers = new Map<string, onnx.INodeProto[]>();
+  for (const node of forward) for (const i of node.input ?? []) consumers.set(i, [...(consumers.get(i) ?? []), node]);
+  const rootOf = new Map<string, string>(); // value → the root it is an elementwise function of
+  const members = new Map<string, onnx.INodeProto[]>(); // root → nodes, in forward order
+  for (const node of forward) {
+    const op = node.opType!;
+    const y = node.output?.[0];
+    if (!y || !active.has(y) || !TANGENT_OPS.has(op) || (node.output ?? []).length !== 1) continue;
+    let root: string | null = null;
+    let ok = true;
+    for (const i of node.input ?? []) {
+      if (!active.has(i)) {
+        if (size(info.shapes.get(i) ?? [2]) !== 1 || !info.values.has(i)) ok = false; // scalar constants only
+        continue;
+      }
+      const r = rootOf.get(i) ?? i;
+      if (root !== null && root !== r) ok = false;
+      root = r;
+    }
+    if (!ok || root === null || !same(info.shapes.get(root)!, info.shapes.get(y)!)) continue;
+    if (op === "Pow" && !info.values.has(node.input![1])) continue;
+    rootOf.set(y, root);
+    members.set(root, [...(members.get(root) ?? []), node]);
+  }
+  const regions = new Map<string, Region>();
+  for (const [root, nodes] of members) {
+    const inside = new Set(nodes);
+    // Values of the region read outside it (or the loss): exactly one, produced by the last node.
+    const escaping = nodes.filter((n) => n.output![0] === loss || (consumers.get(n.output![0]) ?? []).some((c) => !inside.has(c)));
+    if (nodes.length < 3 || escaping.length !== 1 || escaping[0] !== nodes[nodes.length - 1]) continue;
+    regions.set(escaping[0].output![0], { root, output: escaping[0].output![0], nodes });
+  }
+  return regions;
+}
+
+/** A derivative in forward mode: a value name, or a number for a constant (0 and 1 simplify away). */
+type Tangent = string | number;
+
+/** dy/dx over a region, elementwise, as a value of x's shape. */
+function tangent(ctx: Context, region: Region): string {
+  const g = ctx.g;
+  const c = (v: number) => g.constF(v);
+  const mul = (a: Tangent, b: Tangent): Tangent => {
+    if (typeof a === "number" && typeof b === "number") return a * b;
+    if (a === 0 || b === 0) return 0;
+    if (a === 1) return b;
+    if (b === 1) return a;
+    return g.op("Mul", [typeof a === "number" ? c(a) : a, typeof b === "number" ? c(b) : b]);
+  };
+  const add = (a: Tangent, b: Tangent, sign = 1): Tangent => {
+    if (typeof a === "number" && typeof b === "number") return a + sign * b;
+    if (b === 0) return a;
+    if (a === 0) return sign > 0 ? b : mul(b, -1);
+    if (a === b && sign > 0) return g.op("Add", [a as string, a as string]);
+    return g.op(sign > 0 ? "Add" : "Sub", [typeof a === "number" ? c(a) : a, typeof b === "number" ? c(b) : b]);
+  };
+  const t = new Map<string, Tangent>([[region.root, 1]]);
+  const tOf = (name: string): Tangent => t.get(name) ?? 0;
+  for (const node of region.nodes) {
+    const [u, v] = node.input!;
+    const y = node.output![0];
+    let ty: Tangent;
+    switch (node.opType) {
+      case "Identity":
+        ty = tOf(u);
+        break;
+      case "Add":
+        ty = add(tOf(u), tOf(v));
+        break;
+      case "Sub":
+        ty = add(tOf(u), tOf(v), -1);
+        break;
+      case "Mul":
+        ty = u === v ? mul(add(u, u), tOf(u)) : add(mul(tOf(u), v), mul(u, tOf(v)));
+        break;
+      case "Div":
+        ty = add(mul(tOf(u), g.op("Div", [c(1), v])), mul(tOf(v), g.op("Neg", [g.op("Div", [y, v])])));
+        break;
+      case "Sigmoid":
+        ty = mul(g.op("Mul", [y, g.op("Sub", [c(1), y])]), tOf(u));
+        break;
+      case "Tanh":
+        ty = mul(g.op("Sub", [c(1), g.op("Mul", [y, y])]), tOf(u));
+        break;
+      case "Erf":
+        ty = mul(g.op("Mul", [g.op("Exp", [g.op("Neg", [g.op("Mul", [u, u])])]), c(2 / Math.sqrt(Math.PI))]), tOf(u));
+        break;
+      case "Exp":
+        ty = mul(y, tOf(u));
+        break;
+      case "Sqrt":
+        ty = mul(g.op("Div", [c(0.5), y]), tOf(u));
+        break;
+      case "Neg":
+        ty = mul(tOf(u), -1);
+        break;
+      case "Pow": {
+        const e = ctx.value(v)![0];
+        ty = mul(e === 2 ? g.op("Mul", [u, c(2)]) : g.op("Mul", [g.op("Pow", [u, c(e - 1)]), c(e)]), tOf(u));
+        break;
+      }
+      default:
+        throw new RangeError(`appendGradients: no forward-mode rule for ${node.opType}`);
+    }
+    t.set(y, ty);
+  }
+  const out = tOf(region.output);
+  return typeof out === "number" ? ctx.zeros(ctx.shape(region.root)) : out;
 }
 
 class Context {

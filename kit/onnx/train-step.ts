@@ -151,33 +151,44 @@ export interface OnnxStepResult {
   commit(): void;
 }
 
-/** Training-step graph: loss, backward, clipping and AdamW, run one batch at a time on ONNX Runtime. */
+/**
+ * Training-step graph: loss, backward, clipping and AdamW, run one batch at a time on ONNX Runtime.
+ *
+ * Parameters, m and v each live in one flat Float32Array (parameters in the model's order; `params.get(name)` is a
+ * view into it), so clipping and AdamW are a dozen whole-buffer ops rather than a dozen per parameter.
+ */
 export class OnnxTrainer {
+  /** Views into `flat.params`, by parameter name. */
   readonly params = new Map<string, Float32Array>();
-  m = new Map<string, Float32Array>();
-  v = new Map<string, Float32Array>();
   /** Updates taken so far. */
   t = 0;
-  private readonly shapes = new Map<string, number[]>();
-  private readonly decayed = new Set<string>();
+  private flat: { params: Float32Array; m: Float32Array; v: Float32Array };
+  private readonly layout = new Map<string, { offset: number; size: number; shape: number[] }>();
+  private readonly total: number;
   private readonly sessions = new Map<string, SyncSession>();
   private readonly opts: OnnxTrainerOptions;
   /** The model variables' data ids when `params` and the model last agreed (a changed id: someone assigned weights). */
-  private seen = new Map<string, object>();
+  private readonly seen = new Map<string, object>();
 
   constructor(
     private readonly model: HookedTransformer,
     opts: OnnxTrainerOptions,
   ) {
     this.opts = opts;
+    let offset = 0;
     for (const [name, v] of model.params) {
-      this.shapes.set(name, [...v.shape]);
-      this.params.set(name, new Float32Array(v.dataSync() as Float32Array));
-      this.m.set(name, new Float32Array(v.size));
-      this.v.set(name, new Float32Array(v.size));
-      if (defaultDecays(name, v.shape, opts.decayEmbeddings ?? false)) this.decayed.add(name);
+      this.layout.set(name, { offset, size: v.size, shape: [...v.shape] });
+      offset += v.size;
     }
+    this.total = offset;
+    this.flat = { params: new Float32Array(offset), m: new Float32Array(offset), v: new Float32Array(offset) };
+    for (const [name, v] of model.params) this.flat.params.set(v.dataSync() as Float32Array, this.layout.get(name)!.offset);
+    this.makeViews();
     this.remember();
+  }
+
+  private makeViews(): void {
+    for (const [name, { offset, size }] of this.layout) this.params.set(name, this.flat.params.subarray(offset, offset + size));
   }
 
   private remember(): void {
@@ -187,7 +198,7 @@ export class OnnxTrainer {
   /** Take up weights assigned to the model's variables since the last sync (e.g. by an `onStep` callback). */
   private refreshFromModel(): void {
     for (const [name, v] of this.model.params) {
-      if ((v as unknown as { dataId: object }).dataId !== this.seen.get(name)) this.params.set(name, new Float32Array(v.dataSync() as Float32Array));
+      if ((v as unknown as { dataId: object }).dataId !== this.seen.get(name)) this.params.get(name)!.set(v.dataSync() as Float32Array);
     }
     this.remember();
   }
@@ -206,39 +217,38 @@ export class OnnxTrainer {
   stepGraph(B: number, T: number): Uint8Array {
     const { g, grads } = lossGradGraph(this.model, { batchSize: B, seqLen: T });
     const [b1, b2] = this.opts.betas;
-    const names = [...this.params.keys()];
+    const N = this.total;
+    const flatGrad = g.op("Concat", [...this.layout.keys()].map((n) => g.op("Reshape", [grads.get(n)!, g.constI([-1])])), { axis: 0 });
     // Global norm and clipping (kit/train/clip.ts): scale by clip / (norm + 1e-6) only when norm > clip.
     const clip = g.input("clip_norm", DT.FLOAT, []);
-    const sq = names.map((n) => g.op("ReduceSumSquare", [grads.get(n)!], { keepdims: 0 }));
-    const gradNorm = g.op("Sqrt", [sq.length === 1 ? sq[0] : g.op("Sum", sq)], {}, "grad_norm");
+    const gradNorm = g.op("Sqrt", [g.op("ReduceSumSquare", [flatGrad], { keepdims: 0 })], {}, "grad_norm");
     const coef = g.op("Where", [g.op("Greater", [gradNorm, clip]), g.op("Div", [clip, g.op("Add", [gradNorm, g.constF(CLIP_EPS)])]), g.constF(1)]);
+    const grad = g.op("Mul", [flatGrad, coef]);
     // AdamW (kit/train/adamw.ts), op for op; the step's scalars are computed on the JS side as AdamW.step does.
     const stepSize = g.input("adam.step_size", DT.FLOAT, []);
     const invSqrtBc2 = g.input("adam.inv_sqrt_bc2", DT.FLOAT, []);
     const decay = g.input("adam.decay", DT.FLOAT, []);
-    const finiteChecks: string[] = [];
-    for (const n of names) {
-      const shape = this.shapes.get(n)!;
-      const m = g.input(`m.${n}`, DT.FLOAT, shape);
-      const v = g.input(`v.${n}`, DT.FLOAT, shape);
-      const grad = g.op("Mul", [grads.get(n)!, coef]);
-      const m2 = g.op("Add", [g.op("Mul", [m, g.constF(b1)]), g.op("Mul", [grad, g.constF(1 - b1)])], {}, `new_m.${n}`);
-      const v2 = g.op("Add", [g.op("Mul", [v, g.constF(b2)]), g.op("Mul", [g.op("Mul", [grad, grad]), g.constF(1 - b2)])], {}, `new_v.${n}`);
-      const denom = g.op("Add", [g.op("Mul", [g.op("Sqrt", [v2]), invSqrtBc2]), g.constF(this.opts.eps)]);
-      const update = g.op("Mul", [g.op("Div", [m2, denom]), stepSize]);
-      const base = this.decayed.has(n) ? g.op("Mul", [n, decay]) : n;
-      const p2 = g.op("Sub", [base, update], {}, `new.${n}`);
-      finiteChecks.push(g.op("ReduceSum", [g.op("Mul", [p2, g.constF(0)])], { keepdims: 0 }));
-      g.output(`new.${n}`, DT.FLOAT, shape);
-      g.output(`new_m.${n}`, DT.FLOAT, shape);
-      g.output(`new_v.${n}`, DT.FLOAT, shape);
-    }
-    // Σ(p·0) per parameter is NaN exactly when some new value is NaN or ±Inf (as AdamW's checkFinite).
-    g.op("Concat", finiteChecks.map((c) => g.op("Unsqueeze", [c, g.constI([0])])), { axis: 0 }, "update_check");
-    g.output("loss", DT.FLOAT, []);
-    g.output("grad_norm", DT.FLOAT, []);
-    g.output("update_check", DT.FLOAT, [names.length]);
+    const p = g.input("flat.params", DT.FLOAT, [N]);
+    const m = g.input("flat.m", DT.FLOAT, [N]);
+    const v = g.input("flat.v", DT.FLOAT, [N]);
+    const m2 = g.op("Add", [g.op("Mul", [m, g.constF(b1)]), g.op("Mul", [grad, g.constF(1 - b1)])], {}, "new.m");
+    const v2 = g.op("Add", [g.op("Mul", [v, g.constF(b2)]), g.op("Mul", [g.op("Mul", [grad, grad]), g.constF(1 - b2)])], {}, "new.v");
+    const denom = g.op("Add", [g.op("Mul", [g.op("Sqrt", [v2]), invSqrtBc2]), g.constF(this.opts.eps)]);
+    const update = g.op("Mul", [g.op("Div", [m2, denom]), stepSize]);
+    const base = g.op("Where", [g.op("Greater", [g.floatInit(g.tmp("decay_mask"), this.decayMask(), [N]), g.constF(0.5)]), g.op("Mul", [p, decay]), p]);
+    g.op("Sub", [base, update], {}, "new.params");
+    // Σ(p·0) is NaN exactly when some new value is NaN or ±Inf (as AdamW's checkFinite).
+    g.op("ReduceSum", [g.op("Mul", ["new.params", g.constF(0)])], { keepdims: 0 }, "update_check");
+    for (const name of ["new.params", "new.m", "new.v"]) g.output(name, DT.FLOAT, [N]);
+    for (const name of ["loss", "grad_norm", "update_check"]) g.output(name, DT.FLOAT, []);
     return g.encode({ name: "persona-kit training step" });
+  }
+
+  /** 1 where weight decay applies (kit/train/adamw.ts `defaultDecays`), over the flat parameter buffer. */
+  private decayMask(): Float32Array {
+    const mask = new Float32Array(this.total);
+    for (const [name, { offset, size, shape }] of this.layout) if (defaultDecays(name, shape, this.opts.decayEmbeddings ?? false)) mask.fill(1, offset, offset + size);
+    return mask;
   }
 
   /** Compute one step on `batch` at learning rate `lr` (clipping to `clipNorm`, none when null); nothing changes until `commit()`. */
@@ -247,33 +257,28 @@ export class OnnxTrainer {
     const t = this.t + 1;
     const [b1, b2] = this.opts.betas;
     const scalar = (x: number) => new Tensor("float32", Float32Array.of(x), []);
+    const N = this.total;
     const feeds: Record<string, Tensor> = {
       ...batchFeeds(batch),
       clip_norm: scalar(clipNorm === null ? Infinity : clipNorm),
       "adam.step_size": scalar(lr / (1 - Math.pow(b1, t))),
       "adam.inv_sqrt_bc2": scalar(1 / Math.sqrt(1 - Math.pow(b2, t))),
       "adam.decay": scalar(1 - lr * this.opts.weightDecay),
+      "flat.params": new Tensor("float32", this.flat.params, [N]),
+      "flat.m": new Tensor("float32", this.flat.m, [N]),
+      "flat.v": new Tensor("float32", this.flat.v, [N]),
     };
-    const names = [...this.params.keys()];
-    for (const n of names) {
-      const shape = this.shapes.get(n)!;
-      feeds[n] = new Tensor("float32", this.params.get(n)!, shape);
-      feeds[`m.${n}`] = new Tensor("float32", this.m.get(n)!, shape);
-      feeds[`v.${n}`] = new Tensor("float32", this.v.get(n)!, shape);
-    }
-    const fetch = ["loss", "grad_norm", "update_check", ...names.flatMap((n) => [`new.${n}`, `new_m.${n}`, `new_v.${n}`])];
-    const out = this.session(batch.batchSize, batch.seqLen).run(feeds, fetch);
-    const check = out.update_check.data as Float32Array;
+    for (const [name, { shape }] of this.layout) feeds[name] = new Tensor("float32", this.params.get(name)!, shape);
+    const out = this.session(batch.batchSize, batch.seqLen).run(feeds, ["loss", "grad_norm", "update_check", "new.params", "new.m", "new.v"]);
+    const next = { params: out["new.params"].data as Float32Array, m: out["new.m"].data as Float32Array, v: out["new.v"].data as Float32Array };
+    const finite = Number.isFinite((out.update_check.data as Float32Array)[0]);
     return {
       loss: (out.loss.data as Float32Array)[0],
       gradNorm: (out.grad_norm.data as Float32Array)[0],
-      nonFinite: names.filter((_, i) => !Number.isFinite(check[i])),
+      nonFinite: finite ? [] : [...this.layout].filter(([, { offset, size }]) => next.params.subarray(offset, offset + size).some((x) => !Number.isFinite(x))).map(([n]) => n),
       commit: () => {
-        for (const n of names) {
-          this.params.set(n, out[`new.${n}`].data as Float32Array);
-          this.m.set(n, out[`new_m.${n}`].data as Float32Array);
-          this.v.set(n, out[`new_v.${n}`].data as Float32Array);
-        }
+        this.flat = next;
+        this.makeViews();
         this.t = t;
       },
     };
@@ -285,30 +290,35 @@ export class OnnxTrainer {
     this.remember();
   }
 
-  /** Copies of `t`, `m` and `v` (the shape `kit/train/checkpoint.ts` saves). */
+  /** Copies of `t`, `m` and `v` by parameter name (the shape `kit/train/checkpoint.ts` saves). */
   exportState(): AdamWState {
-    const copy = (x: Map<string, Float32Array>) => new Map([...x].map(([k, a]) => [k, new Float32Array(a)]));
-    return { t: this.t, m: copy(this.m), v: copy(this.v) };
+    const split = (x: Float32Array) => new Map([...this.layout].map(([n, { offset, size }]) => [n, x.slice(offset, offset + size)]));
+    return { t: this.t, m: split(this.flat.m), v: split(this.flat.v) };
   }
 
   /** Restore `t`, `m`, `v` and the parameters (from the model's variables, e.g. after `model.setWeights`). */
   importState(state: AdamWState): void {
     const problems: string[] = [];
     for (const [key, stored] of [["m", state.m], ["v", state.v]] as const) {
-      for (const [name, shape] of this.shapes) {
+      for (const [name, { size, shape }] of this.layout) {
         const data = stored.get(name);
-        const n = shape.reduce((a, b) => a * b, 1);
         if (!data) problems.push(`missing ${key}.${name}`);
-        else if (data.length !== n) problems.push(`${key}.${name} has ${data.length} values, expected ${n} [${shape}]`);
+        else if (data.length !== size) problems.push(`${key}.${name} has ${data.length} values, expected ${size} [${shape}]`);
       }
+      for (const name of stored.keys()) if (!this.layout.has(name)) problems.push(`unexpected ${key}.${name}`);
     }
     if (!Number.isInteger(state.t) || state.t < 0) problems.push(`t must be a non-negative integer, received ${state.t}`);
     if (problems.length) throw new RangeError(`OnnxTrainer.importState: state does not fit the parameters:\n  - ${problems.join("\n  - ")}`);
-    for (const name of this.shapes.keys()) {
-      this.m.set(name, new Float32Array(state.m.get(name)!));
-      this.v.set(name, new Float32Array(state.v.get(name)!));
-      this.params.set(name, new Float32Array(this.model.params.get(name)!.dataSync() as Float32Array));
+    const m = new Float32Array(this.total);
+    const v = new Float32Array(this.total);
+    const params = new Float32Array(this.total);
+    for (const [name, { offset }] of this.layout) {
+      m.set(state.m.get(name)!, offset);
+      v.set(state.v.get(name)!, offset);
+      params.set(this.model.params.get(name)!.dataSync() as Float32Array, offset);
     }
+    this.flat = { params, m, v };
+    this.makeViews();
     this.remember();
     this.t = state.t;
   }
