@@ -15,6 +15,11 @@ import { makeBatcher, type Batch } from "../kit/train/batches";
 import { listCheckpoints, loadCheckpoint } from "../kit/train/checkpoint";
 import { train, type TrainRuntime } from "../kit/train/trainer";
 import { OnnxLossGrad, batchFeeds } from "../kit/onnx/train-step";
+import { OrtTensor } from "../kit/onnx";
+import { appendGradients } from "../kit/onnx/autodiff";
+import { DT, GraphBuilder } from "../kit/onnx/proto";
+import { OnnxTrainer } from "../kit/onnx/train-step";
+import { policyLossAndGrads, type Rollout } from "../kit/rl/policy";
 
 const STORIES_HF = path.resolve(__dirname, "../data/models/stories260K");
 
@@ -256,6 +261,99 @@ describe("train(model, data, { runtime })", () => {
       await expect(train(model, STREAM, { steps: 2, batchSize: 2, runtime: "onnx" })).rejects.toThrow(/runtime "onnx" cannot run the model's 1 permanent hook/);
     } finally {
       remove();
+      model.dispose();
+    }
+  });
+});
+
+describe("OnnxLossGrad with the KL term (the RL policy update)", () => {
+  it("OnnxLossGrad(model, { kl: true }) equals policyLossAndGrads (advantages, k3 KL to a reference) within 1e-4", () => {
+    const cfg = makeConfig({ family: "llama", d_model: 32, n_layers: 2, n_heads: 4, n_key_value_heads: 2, d_vocab: 40, n_ctx: 16, initStd: 0.2 });
+    const policy = HookedTransformer.fromConfig(cfg, { seed: 1 });
+    const reference = HookedTransformer.fromConfig(cfg, { seed: 2 });
+    const rollouts: Rollout[] = Array.from({ length: 4 }, (_, i) => {
+      const n = 6 + 2 * i;
+      const tokens = Array.from({ length: n }, (_, t) => (t === 0 ? 1 : (i * 13 + t * 7) % 40));
+      return { tokens, mask: tokens.map((_, t) => (t >= 3 ? 1 : 0)), reward: i, group: 0 };
+    });
+    const advantages = [1.5, -0.5, 0.25, -1.25];
+    const klCoef = 0.3;
+    const lg = new OnnxLossGrad(policy, { batchSize: 4, seqLen: 13, kl: true });
+    try {
+      const ref = policyLossAndGrads(policy, rollouts, { advantages, reference, klCoef });
+      // The same batch as graph feeds: right-padded inputs / targets, weights m·A, KL weights m·β, the reference's log-probs.
+      const B = 4;
+      const T = 13;
+      const ids = new BigInt64Array(B * T);
+      const targets = new BigInt64Array(B * T);
+      const weights = new Float32Array(B * T);
+      const klWeights = new Float32Array(B * T);
+      let count = 0;
+      rollouts.forEach((r, i) => {
+        for (let t = 0; t < T; t++) {
+          ids[i * T + t] = BigInt(r.tokens[t] ?? 0);
+          const inside = t + 1 < r.tokens.length;
+          targets[i * T + t] = BigInt(inside ? r.tokens[t + 1] : 0);
+          const m = inside ? r.mask[t + 1] : 0;
+          weights[i * T + t] = m * advantages[i];
+          klWeights[i * T + t] = m * klCoef;
+          count += m;
+        }
+      });
+      const refLogp = tf.tidy(() => {
+        const logits = reference.forward(tf.tensor2d(Int32Array.from(ids, Number), [B, T], "int32"), {});
+        const lsm = tf.logSoftmax(logits.reshape([-1, cfg.d_vocab]));
+        return tf.sum(tf.mul(lsm, tf.oneHot(tf.tensor1d(Int32Array.from(targets, Number), "int32"), cfg.d_vocab)), -1).dataSync() as Float32Array;
+      });
+      const positions = BigInt64Array.from({ length: T }, (_, t) => BigInt(t));
+      const ours = lg.run(policy.weightsToArrays(), {
+        input_ids: new OrtTensor("int64", ids, [B, T]),
+        position_ids: new OrtTensor("int64", positions, [1, T]),
+        targets: new OrtTensor("int64", targets, [B, T]),
+        weights: new OrtTensor("float32", weights, [B, T]),
+        kl_weights: new OrtTensor("float32", klWeights, [B, T]),
+        ref_logp: new OrtTensor("float32", refLogp, [B, T]),
+        normaliser: new OrtTensor("float32", Float32Array.of(count), []),
+      });
+      const refGrads = new Map([...ref.grads].map(([k, g]) => [k, g.dataSync() as Float32Array]));
+      for (const g of ref.grads.values()) g.dispose();
+      expect(Math.abs(ours.loss - ref.stats.loss)).toBeLessThan(1e-5);
+      const r = worstRelative(ours.grads, refGrads);
+      expect(r.rel, `worst at ${r.at}`).toBeLessThan(1e-4);
+    } finally {
+      lg.dispose();
+      policy.dispose();
+      reference.dispose();
+    }
+  });
+});
+
+describe("appendGradients and OnnxTrainer edge cases", () => {
+  it("appendGradients(g, loss, wrt) names an op without a gradient rule on a differentiable path", () => {
+    const g = new GraphBuilder();
+    g.input("x", DT.FLOAT, [3]);
+    const y = g.op("ReduceSum", [g.op("Cos", ["x"])], { keepdims: 0 });
+    expect(() => appendGradients(g, y, ["x"], { shapes: new Map([["x", [3]]]) })).toThrow(/op Cos/);
+  });
+
+  it("OnnxTrainer.step(batch, lr) reports a non-finite update by parameter and changes nothing until commit()", () => {
+    const model = tiny();
+    const trainer = new OnnxTrainer(model, { betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 });
+    try {
+      const batch = randomBatch(16, 2, 8, 1);
+      const before = new Map([...trainer.params].map(([k, v]) => [k, new Float32Array(v)]));
+      const bad = trainer.step(batch, 3e38, null);
+      expect(Number.isFinite(bad.loss)).toBe(true);
+      expect(bad.nonFinite.length).toBeGreaterThan(0);
+      expect(sameBits(trainer.params, before)).toBe(true);
+      expect(trainer.t).toBe(0);
+      const ok = trainer.step(batch, 1e-3, 1);
+      expect(ok.nonFinite).toEqual([]);
+      ok.commit();
+      expect(trainer.t).toBe(1);
+      expect(sameBits(trainer.params, before)).toBe(false);
+    } finally {
+      trainer.dispose();
       model.dispose();
     }
   });

@@ -28,7 +28,7 @@ export interface ShapeInfo {
 /** Ops through which nothing is differentiated (their outputs are boolean or integer, or constant in the inputs). */
 const CONSTANT_OPS = new Set(["Shape", "Range", "LessOrEqual", "Less", "Greater", "GreaterOrEqual", "And", "Or", "Not", "Equal", "ArgMax"]);
 
-const ELEMENTWISE_UNARY = new Set(["Identity", "Cast", "Sigmoid", "Erf", "Relu", "Sqrt", "Neg", "Exp", "Log", "Softmax", "LogSoftmax"]);
+const ELEMENTWISE_UNARY = new Set(["Identity", "Cast", "Sigmoid", "Tanh", "Erf", "Relu", "Sqrt", "Neg", "Exp", "Log", "Softmax", "LogSoftmax"]);
 const BROADCASTING = new Set(["Add", "Sub", "Mul", "Div", "Pow", "LessOrEqual", "Less", "Greater", "GreaterOrEqual", "Equal", "And", "Or", "Where", "Sum"]);
 
 function attrOf(node: onnx.INodeProto, name: string): onnx.IAttributeProto | undefined {
@@ -507,6 +507,8 @@ function backward(ctx: Context, node: onnx.INodeProto, wants: (k: number) => boo
       return giveExact(0, g.op("Div", [gy(), ins[0]]));
     case "Sigmoid":
       return giveExact(0, g.op("Mul", [gy(), g.op("Mul", [y, g.op("Sub", [f(1), y])])]));
+    case "Tanh":
+      return giveExact(0, g.op("Mul", [gy(), g.op("Sub", [f(1), g.op("Mul", [y, y])])]));
     case "Erf": {
       const x = ins[0];
       return giveExact(0, g.op("Mul", [gy(), g.op("Mul", [g.op("Exp", [g.op("Neg", [g.op("Mul", [x, x])])]), f(2 / Math.sqrt(Math.PI))])]));
