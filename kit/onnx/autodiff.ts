@@ -338,29 +338,49 @@ function elementwiseRegions(forward: readonly onnx.INodeProto[], active: Readonl
   return regions;
 }
 
-/** A derivative in forward mode: a value name, or a number for a constant (0 and 1 simplify away). */
-type Tangent = string | number;
+/**
+ * A derivative in forward mode: `k · v`, a scalar coefficient times a value (v null: the constant k). Keeping the
+ * coefficient apart folds multiplications by constants (gelu_new's 0.044715 and √(2/π)) into one at the end.
+ */
+interface Tangent {
+  k: number;
+  v: string | null;
+}
 
 /** dy/dx over a region, elementwise, as a value of x's shape. */
 function tangent(ctx: Context, region: Region): string {
   const g = ctx.g;
-  const c = (v: number) => g.constF(v);
-  const mul = (a: Tangent, b: Tangent): Tangent => {
-    if (typeof a === "number" && typeof b === "number") return a * b;
-    if (a === 0 || b === 0) return 0;
-    if (a === 1) return b;
-    if (b === 1) return a;
-    return g.op("Mul", [typeof a === "number" ? c(a) : a, typeof b === "number" ? c(b) : b]);
+  const c = (x: number) => g.constF(x);
+  const zero: Tangent = { k: 0, v: null };
+  const scalarOf = (name: string): number | null => {
+    const val = ctx.value(name);
+    return val && val.length === 1 && size(ctx.shape(name)) === 1 ? val[0] : null;
   };
-  const add = (a: Tangent, b: Tangent, sign = 1): Tangent => {
-    if (typeof a === "number" && typeof b === "number") return a + sign * b;
-    if (b === 0) return a;
-    if (a === 0) return sign > 0 ? b : mul(b, -1);
-    if (a === b && sign > 0) return g.op("Add", [a as string, a as string]);
-    return g.op(sign > 0 ? "Add" : "Sub", [typeof a === "number" ? c(a) : a, typeof b === "number" ? c(b) : b]);
+  const scale = (a: Tangent, x: number): Tangent => (a.k * x === 0 ? zero : { k: a.k * x, v: a.v });
+  /** a · value */
+  const times = (a: Tangent, value: string): Tangent => {
+    if (a.k === 0) return zero;
+    const s = scalarOf(value);
+    if (s !== null) return scale(a, s);
+    return { k: a.k, v: a.v === null ? value : g.op("Mul", [a.v, value]) };
   };
-  const t = new Map<string, Tangent>([[region.root, 1]]);
-  const tOf = (name: string): Tangent => t.get(name) ?? 0;
+  const materialize = (a: Tangent): string => {
+    if (a.v === null) return c(a.k);
+    return a.k === 1 ? a.v : g.op("Mul", [a.v, c(a.k)]);
+  };
+  const add = (a: Tangent, b: Tangent): Tangent => {
+    if (a.k === 0) return b;
+    if (b.k === 0) return a;
+    if (a.v === null && b.v === null) return { k: a.k + b.k, v: null };
+    if (a.v === b.v) return a.k + b.k === 0 ? zero : { k: a.k + b.k, v: a.v };
+    if (a.v !== null && b.v !== null && a.k === b.k) return { k: a.k, v: g.op("Add", [a.v, b.v]) };
+    if (a.v !== null && b.v !== null && a.k === -b.k) return { k: a.k, v: g.op("Sub", [a.v, b.v]) };
+    // a.k · (a.v + (b.k / a.k) · b.v)
+    const bScaled = materialize({ k: b.k / a.k, v: b.v });
+    return { k: a.k, v: g.op("Add", [a.v ?? c(1), bScaled]) };
+  };
+  const t = new Map<string, Tangent>([[region.root, { k: 1, v: null }]]);
+  const tOf = (name: string): Tangent => t.get(name) ?? zero;
   for (const node of region.nodes) {
     const [u, v] = node.input!;
     const y = node.output![0];
@@ -373,35 +393,37 @@ function tangent(ctx: Context, region: Region): string {
         ty = add(tOf(u), tOf(v));
         break;
       case "Sub":
-        ty = add(tOf(u), tOf(v), -1);
+        ty = add(tOf(u), scale(tOf(v), -1));
         break;
       case "Mul":
-        ty = u === v ? mul(add(u, u), tOf(u)) : add(mul(tOf(u), v), mul(u, tOf(v)));
+        ty = u === v ? scale(times(tOf(u), u), 2) : add(times(tOf(u), v), times(tOf(v), u));
         break;
-      case "Div":
-        ty = add(mul(tOf(u), g.op("Div", [c(1), v])), mul(tOf(v), g.op("Neg", [g.op("Div", [y, v])])));
+      case "Div": {
+        const s = scalarOf(v);
+        ty = s !== null ? scale(tOf(u), 1 / s) : add(times(tOf(u), g.op("Div", [c(1), v])), scale(times(tOf(v), g.op("Div", [y, v])), -1));
         break;
+      }
       case "Sigmoid":
-        ty = mul(g.op("Mul", [y, g.op("Sub", [c(1), y])]), tOf(u));
+        ty = times(tOf(u), g.op("Mul", [y, g.op("Sub", [c(1), y])]));
         break;
       case "Tanh":
-        ty = mul(g.op("Sub", [c(1), g.op("Mul", [y, y])]), tOf(u));
+        ty = times(tOf(u), g.op("Sub", [c(1), g.op("Mul", [y, y])]));
         break;
       case "Erf":
-        ty = mul(g.op("Mul", [g.op("Exp", [g.op("Neg", [g.op("Mul", [u, u])])]), c(2 / Math.sqrt(Math.PI))]), tOf(u));
+        ty = scale(times(tOf(u), g.op("Exp", [g.op("Neg", [g.op("Mul", [u, u])])])), 2 / Math.sqrt(Math.PI));
         break;
       case "Exp":
-        ty = mul(y, tOf(u));
+        ty = times(tOf(u), y);
         break;
       case "Sqrt":
-        ty = mul(g.op("Div", [c(0.5), y]), tOf(u));
+        ty = scale(times(tOf(u), g.op("Div", [c(1), y])), 0.5);
         break;
       case "Neg":
-        ty = mul(tOf(u), -1);
+        ty = scale(tOf(u), -1);
         break;
       case "Pow": {
         const e = ctx.value(v)![0];
-        ty = mul(e === 2 ? g.op("Mul", [u, c(2)]) : g.op("Mul", [g.op("Pow", [u, c(e - 1)]), c(e)]), tOf(u));
+        ty = e === 2 ? scale(times(tOf(u), u), 2) : scale(times(tOf(u), g.op("Pow", [u, c(e - 1)])), e);
         break;
       }
       default:
@@ -410,7 +432,7 @@ function tangent(ctx: Context, region: Region): string {
     t.set(y, ty);
   }
   const out = tOf(region.output);
-  return typeof out === "number" ? ctx.zeros(ctx.shape(region.root)) : out;
+  return out.k === 0 ? ctx.zeros(ctx.shape(region.root)) : materialize(out);
 }
 
 class Context {
