@@ -10,3 +10,5 @@ export { generateOnnx, onnxCanGenerate, type GenerateOnnxOptions } from "./gener
 export { mergeSteers, registerSteeringFn, steeringOf, type OnnxSteer } from "./steer";
 export { exportTransformersJs, transformersJsConfig, type ExportTransformersJsResult } from "./export";
 export { getInferencePath, onnxObstacle, routeToOnnx, setInferencePath, withInferencePath, type InferencePath } from "./route";
+export { appendGradients, inferShapes, type GradientOptions, type ShapeInfo } from "./autodiff";
+export { batchFeeds, lossGradGraph, OnnxLossGrad, OnnxTrainer, type LossGraphOptions, type OnnxGradOptions, type OnnxStepResult, type OnnxTrainerOptions } from "./train-step";

@@ -70,7 +70,7 @@ export function lossGradGraph(model: HookedTransformer, { batchSize: B, seqLen: 
   return { g, loss, grads, shapes };
 }
 
-export interface OnnxRunOptions {
+export interface OnnxGradOptions {
   /** ONNX Runtime intraOpNumThreads; default 1 (measured fastest for small models on shared cores; see docs/onnx.md). */
   threads?: number;
 }
@@ -104,7 +104,7 @@ export class OnnxLossGrad {
   readonly paramNames: string[];
   readonly kl: boolean;
 
-  constructor(model: HookedTransformer, options: LossGraphOptions & OnnxRunOptions) {
+  constructor(model: HookedTransformer, options: LossGraphOptions & OnnxGradOptions) {
     const { g, grads, shapes } = lossGradGraph(model, options);
     this.paramNames = [...model.params.keys()];
     for (const name of this.paramNames) g.output(grads.get(name)!, DT.FLOAT, shapes.get(name)!);
@@ -133,7 +133,7 @@ export class OnnxLossGrad {
   }
 }
 
-export interface OnnxTrainerOptions extends OnnxRunOptions {
+export interface OnnxTrainerOptions extends OnnxGradOptions {
   betas: readonly [number, number];
   eps: number;
   weightDecay: number;
