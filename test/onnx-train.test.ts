@@ -20,6 +20,7 @@ import { appendGradients } from "../kit/onnx/autodiff";
 import { DT, GraphBuilder } from "../kit/onnx/proto";
 import { OnnxTrainer } from "../kit/onnx/train-step";
 import { policyLossAndGrads, type Rollout } from "../kit/rl/policy";
+import { PolicyGradient } from "../kit/rl/trainer";
 
 const STORIES_HF = path.resolve(__dirname, "../data/models/stories260K");
 
@@ -355,6 +356,42 @@ describe("appendGradients and OnnxTrainer edge cases", () => {
     } finally {
       trainer.dispose();
       model.dispose();
+    }
+  });
+});
+
+describe("PolicyGradient(model, reference, { runtime })", () => {
+  it("PolicyGradient.step(rollouts) on 'onnx' gives the tfjs path's stats and weights (KL, reflection advantages, GRPO)", () => {
+    const cfg = makeConfig({ family: "gpt2", d_model: 32, n_layers: 2, n_heads: 4, d_vocab: 40, n_ctx: 32, initStd: 0.1 });
+    const reference = HookedTransformer.fromConfig(cfg, { seed: 2 });
+    const a = HookedTransformer.fromConfig(cfg, { seed: 1 });
+    const b = HookedTransformer.fromConfig(cfg, { seed: 1 });
+    const rollouts = (step: number): Rollout[] =>
+      Array.from({ length: 6 }, (_, i) => {
+        const n = 5 + ((i + step) % 7);
+        const tokens = Array.from({ length: n }, (_, t) => (t === 0 ? 1 : (i * 11 + t * 5 + step) % 40));
+        const mask = tokens.map((_, t) => (t >= 2 ? 1 : 0));
+        return { tokens, mask, reward: (i * 7 + step) % 3, group: i % 2, reflectionMask: mask.map((m, t) => (m && t === n - 1 ? 1 : 0)), reflectionReward: i % 2 };
+      });
+    const opts = { method: "grpo" as const, lr: 5e-3, klCoef: 0.2, clipNorm: 0.5 };
+    const pa = new PolicyGradient(a, reference, { ...opts, runtime: "tfjs" });
+    const pb = new PolicyGradient(b, reference, { ...opts, runtime: "onnx" });
+    try {
+      expect(pb.runtime).toBe("onnx");
+      for (let s = 0; s < 4; s++) {
+        const x = pa.step(rollouts(s));
+        const y = pb.step(rollouts(s));
+        for (const k of ["loss", "kl", "entropy", "gradNorm"] as const) expect(Math.abs(x[k] - y[k]), `${k} at step ${s}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(x[k])));
+        expect(y.tokens).toBe(x.tokens);
+      }
+      // b_K's exact gradient is 0, so its AdamW steps (m / √v of rounding noise, ~lr each) differ between runtimes.
+      const noBK = (m: Map<string, Float32Array>) => new Map([...m].filter(([k]) => !k.endsWith("attn.b_K")));
+      const r = worstRelative(noBK(snapshot(b)), noBK(snapshot(a)));
+      expect(r.rel, `weights, worst at ${r.at}`).toBeLessThan(1e-3);
+    } finally {
+      pa.dispose();
+      pb.dispose();
+      for (const m of [a, b, reference]) m.dispose();
     }
   });
 });

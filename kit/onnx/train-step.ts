@@ -29,6 +29,11 @@ export interface LossGraphOptions {
   seqLen: number;
   /** Add the k3 KL term (inputs `ref_logp` and `kl_weights`). Default false. */
   kl?: boolean;
+  /**
+   * Also output `entropy_sum` (Σ mask · entropy of p) and, with `kl`, `kl_sum` (Σ mask · k3), for an input `mask`
+   * [B, T] (the RL trainer's statistics). Default false.
+   */
+  stats?: boolean;
 }
 
 interface LossGraph {
@@ -43,7 +48,7 @@ interface LossGraph {
  * the parameters, `input_ids` int64 [B, T], `position_ids` int64 [1, T], `targets` int64 [B, T], `weights` float
  * [B, T], `normaliser` float [] (and with `kl`: `ref_logp`, `kl_weights` float [B, T]).
  */
-export function lossGradGraph(model: HookedTransformer, { batchSize: B, seqLen: T, kl = false }: LossGraphOptions): LossGraph {
+export function lossGradGraph(model: HookedTransformer, { batchSize: B, seqLen: T, kl = false, stats = false }: LossGraphOptions): LossGraph {
   const g = new GraphBuilder();
   buildGraph(model, { paramsAsInputs: true, builder: g });
   const shapes = new Map<string, number[]>();
@@ -57,13 +62,27 @@ export function lossGradGraph(model: HookedTransformer, { batchSize: B, seqLen: 
   const logp = g.op("LogSoftmax", ["logits"], { axis: -1 }); // [B, T, V]
   const picked = g.op("Squeeze", [g.op("GatherElements", [logp, g.op("Unsqueeze", [targets, g.constI([2])])], { axis: 2 }), g.constI([2])]); // [B, T]
   let perToken = g.op("Neg", [g.op("Mul", [picked, weights])]);
+  let klTerm: string | null = null;
   if (kl) {
     const ref = g.input("ref_logp", DT.FLOAT, [B, T]);
     const klWeights = g.input("kl_weights", DT.FLOAT, [B, T]);
     shapes.set(ref, [B, T]).set(klWeights, [B, T]);
-    const d = g.op("Sub", [ref, picked]);
+    // Where the KL weight is 0 (prompt, padding) the difference is taken as 0, so that exp() cannot overflow there.
+    const d = g.op("Where", [g.op("Equal", [klWeights, g.constF(0)]), g.constF(0), g.op("Sub", [ref, picked])]);
     const k3 = g.op("Sub", [g.op("Sub", [g.op("Exp", [d]), d]), g.constF(1)]);
     perToken = g.op("Add", [perToken, g.op("Mul", [k3, klWeights])]);
+    if (stats) klTerm = k3;
+  }
+  if (stats) {
+    const mask = g.input("mask", DT.FLOAT, [B, T]);
+    shapes.set(mask, [B, T]);
+    const entropy = g.op("Neg", [g.op("ReduceSum", [g.op("Mul", [g.op("Exp", [logp]), logp]), g.constI([-1])], { keepdims: 0 })]); // [B, T]
+    g.op("ReduceSum", [g.op("Mul", [entropy, mask])], { keepdims: 0 }, "entropy_sum");
+    g.output("entropy_sum", DT.FLOAT, []);
+    if (klTerm) {
+      g.op("ReduceSum", [g.op("Mul", [klTerm, mask])], { keepdims: 0 }, "kl_sum");
+      g.output("kl_sum", DT.FLOAT, []);
+    }
   }
   const loss = g.op("Div", [g.op("ReduceSum", [perToken], { keepdims: 0 }), normaliser], {}, "loss");
   const grads = appendGradients(g, loss, [...model.params.keys()], { shapes });
@@ -138,11 +157,17 @@ export interface OnnxTrainerOptions extends OnnxGradOptions {
   eps: number;
   weightDecay: number;
   decayEmbeddings?: boolean;
+  /** The loss graph's KL term and statistics (`lossGradGraph`'s `kl` / `stats`): the RL policy update. Default false. */
+  kl?: boolean;
+  stats?: boolean;
 }
 
 /** What one step computed, before it is committed. */
 export interface OnnxStepResult {
   loss: number;
+  /** With `stats`: Σ mask · entropy and (with `kl`) Σ mask · k3, before the update. */
+  entropySum?: number;
+  klSum?: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
   /** Names of parameters whose new values would be NaN or ±Inf (empty when the update is finite). */
@@ -215,7 +240,7 @@ export class OnnxTrainer {
 
   /** The encoded training-step graph for batch shape [B, T]. */
   stepGraph(B: number, T: number): Uint8Array {
-    const { g, grads } = lossGradGraph(this.model, { batchSize: B, seqLen: T });
+    const { g, grads } = lossGradGraph(this.model, { batchSize: B, seqLen: T, kl: this.opts.kl, stats: this.opts.stats });
     const [b1, b2] = this.opts.betas;
     const N = this.total;
     const flatGrad = g.op("Concat", [...this.layout.keys()].map((n) => g.op("Reshape", [grads.get(n)!, g.constI([-1])])), { axis: 0 });
@@ -253,13 +278,21 @@ export class OnnxTrainer {
 
   /** Compute one step on `batch` at learning rate `lr` (clipping to `clipNorm`, none when null); nothing changes until `commit()`. */
   step(batch: Batch, lr: number, clipNorm: number | null): OnnxStepResult {
+    return this.stepFeeds(batchFeeds(batch), batch.batchSize, batch.seqLen, lr, clipNorm);
+  }
+
+  /**
+   * One step on the loss graph's data feeds (`input_ids`, `position_ids`, `targets`, `weights`, `normaliser`, and
+   * with `kl` / `stats` their inputs) of batch shape [B, T].
+   */
+  stepFeeds(data: Record<string, Tensor>, B: number, T: number, lr: number, clipNorm: number | null): OnnxStepResult {
     this.refreshFromModel();
     const t = this.t + 1;
     const [b1, b2] = this.opts.betas;
     const scalar = (x: number) => new Tensor("float32", Float32Array.of(x), []);
     const N = this.total;
     const feeds: Record<string, Tensor> = {
-      ...batchFeeds(batch),
+      ...data,
       clip_norm: scalar(clipNorm === null ? Infinity : clipNorm),
       "adam.step_size": scalar(lr / (1 - Math.pow(b1, t))),
       "adam.inv_sqrt_bc2": scalar(1 / Math.sqrt(1 - Math.pow(b2, t))),
@@ -269,12 +302,15 @@ export class OnnxTrainer {
       "flat.v": new Tensor("float32", this.flat.v, [N]),
     };
     for (const [name, { shape }] of this.layout) feeds[name] = new Tensor("float32", this.params.get(name)!, shape);
-    const out = this.session(batch.batchSize, batch.seqLen).run(feeds, ["loss", "grad_norm", "update_check", "new.params", "new.m", "new.v"]);
+    const statNames = this.opts.stats ? ["entropy_sum", ...(this.opts.kl ? ["kl_sum"] : [])] : [];
+    const out = this.session(B, T).run(feeds, ["loss", "grad_norm", "update_check", "new.params", "new.m", "new.v", ...statNames]);
     const next = { params: out["new.params"].data as Float32Array, m: out["new.m"].data as Float32Array, v: out["new.v"].data as Float32Array };
     const finite = Number.isFinite((out.update_check.data as Float32Array)[0]);
     return {
       loss: (out.loss.data as Float32Array)[0],
       gradNorm: (out.grad_norm.data as Float32Array)[0],
+      ...(out.entropy_sum ? { entropySum: (out.entropy_sum.data as Float32Array)[0] } : {}),
+      ...(out.kl_sum ? { klSum: (out.kl_sum.data as Float32Array)[0] } : {}),
       nonFinite: finite ? [] : [...this.layout].filter(([, { offset, size }]) => next.params.subarray(offset, offset + size).some((x) => !Number.isFinite(x))).map(([n]) => n),
       commit: () => {
         this.flat = next;
