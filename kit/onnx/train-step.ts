@@ -176,6 +176,9 @@ export interface OnnxStepResult {
   commit(): void;
 }
 
+/** Compiled batch shapes kept per trainer (least recently used dropped): RL batches vary in length. */
+const MAX_SHAPES = 8;
+
 /**
  * Training-step graph: loss, backward, clipping and AdamW, run one batch at a time on ONNX Runtime.
  *
@@ -231,10 +234,17 @@ export class OnnxTrainer {
   private session(B: number, T: number): SyncSession {
     const key = `${B}x${T}`;
     let s = this.sessions.get(key);
-    if (!s) {
+    if (s) {
+      this.sessions.delete(key); // most recently used last
+    } else {
       s = new SyncSession(this.stepGraph(B, T), { threads: this.opts.threads ?? 1 });
-      this.sessions.set(key, s);
+      while (this.sessions.size >= MAX_SHAPES) {
+        const oldest = this.sessions.keys().next().value as string;
+        this.sessions.get(oldest)!.dispose();
+        this.sessions.delete(oldest);
+      }
     }
+    this.sessions.set(key, s);
     return s;
   }
 
