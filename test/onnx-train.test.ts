@@ -197,6 +197,31 @@ describe("train(model, data, { runtime })", () => {
     }
   });
 
+  for (const decayEmbeddings of [false, true]) {
+    it(`train(model, data, { runtime: 'onnx', weightDecay, decayEmbeddings: ${decayEmbeddings} }) decays the parameters AdamW decays`, async () => {
+      // One step with and without weight decay from the same weights: the difference is the decay alone (−lr·wd·w on
+      // decayed parameters, 0 elsewhere), free of AdamW's sign noise on near-zero gradients.
+      const decayOf = async (runtime: TrainRuntime) => {
+        const opts = { steps: 1, batchSize: 2, lr: 0.05, decayEmbeddings, schedule: "constant" as const, seed: 3, runtime };
+        const [x, y] = [tiny(5, "llama"), tiny(5, "llama")];
+        await train(x, STREAM, { ...opts, weightDecay: 0.5 });
+        await train(y, STREAM, { ...opts, weightDecay: 0 });
+        const [wx, wy] = [snapshot(x), snapshot(y)];
+        x.dispose();
+        y.dispose();
+        return new Map([...wx].map(([k, v]) => [k, v.map((z, i) => z - wy.get(k)![i])]));
+      };
+      const ref = await decayOf("tfjs");
+      const ours = await decayOf("onnx");
+      const decayed = (m: Map<string, Float32Array>) => [...m].filter(([, d]) => d.some((z) => z !== 0)).map(([k]) => k).sort();
+      expect(decayed(ours)).toEqual(decayed(ref));
+      expect(decayed(ours).includes("embed.W_E")).toBe(decayEmbeddings);
+      expect(decayed(ours)).toContain("blocks.0.attn.W_Q");
+      expect(decayed(ours)).not.toContain("blocks.0.ln1.w");
+      for (const [k, d] of ref) for (let i = 0; i < d.length; i++) expect(Math.abs(ours.get(k)![i] - d[i]), k).toBeLessThan(1e-6);
+    });
+  }
+
   it("train(model, data, { runtime: 'onnx' }) stops on NaN naming the step, weights unchanged", async () => {
     const model = tiny();
     let before: Map<string, Float32Array> | null = null;

@@ -270,7 +270,7 @@ export class OnnxTrainer {
     const v2 = g.op("Add", [g.op("Mul", [v, g.constF(b2)]), g.op("Mul", [g.op("Mul", [grad, grad]), g.constF(1 - b2)])], {}, "new.v");
     const denom = g.op("Add", [g.op("Mul", [g.op("Sqrt", [v2]), invSqrtBc2]), g.constF(this.opts.eps)]);
     const update = g.op("Mul", [g.op("Div", [m2, denom]), stepSize]);
-    const base = g.op("Where", [g.op("Greater", [g.floatInit(g.tmp("decay_mask"), this.decayMask(), [N]), g.constF(0.5)]), g.op("Mul", [p, decay]), p]);
+    const base = g.op("Mul", [p, this.decayFactors(g, decay)]);
     g.op("Sub", [base, update], {}, "new.params");
     // Σ(p·0) is NaN exactly when some new value is NaN or ±Inf (as AdamW's checkFinite).
     g.op("ReduceSum", [g.op("Mul", ["new.params", g.constF(0)])], { keepdims: 0 }, "update_check");
@@ -279,11 +279,20 @@ export class OnnxTrainer {
     return g.encode({ name: "persona-kit training step" });
   }
 
-  /** 1 where weight decay applies (kit/train/adamw.ts `defaultDecays`), over the flat parameter buffer. */
-  private decayMask(): Float32Array {
-    const mask = new Float32Array(this.total);
-    for (const [name, { offset, size, shape }] of this.layout) if (defaultDecays(name, shape, this.opts.decayEmbeddings ?? false)) mask.fill(1, offset, offset + size);
-    return mask;
+  /**
+   * The per-value factor on the parameters before the update: `decay` (1 − lr·wd) where weight decay applies
+   * (kit/train/adamw.ts `defaultDecays`), exactly 1 elsewhere (p · 1 = p), as runs of Expand over the flat buffer.
+   */
+  private decayFactors(g: GraphBuilder, decay: string): string {
+    const runs: { decayed: boolean; size: number }[] = [];
+    for (const [name, { size, shape }] of this.layout) {
+      const decayed = defaultDecays(name, shape, this.opts.decayEmbeddings ?? false);
+      const last = runs[runs.length - 1];
+      if (last && last.decayed === decayed) last.size += size;
+      else runs.push({ decayed, size });
+    }
+    const parts = runs.map((r) => g.op("Expand", [r.decayed ? g.op("Reshape", [decay, g.constI([1])]) : g.constF([1]), g.constI([r.size])]));
+    return parts.length === 1 ? parts[0] : g.op("Concat", parts, { axis: 0 });
   }
 
   /** Compute one step on `batch` at learning rate `lr` (clipping to `clipNorm`, none when null); nothing changes until `commit()`. */
