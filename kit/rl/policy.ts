@@ -16,6 +16,7 @@
 import { Tensor } from "onnxruntime-node";
 import { tf } from "../backend";
 import type { HookedTransformer } from "../model/transformer";
+import { forwardOnnx } from "../onnx/run";
 
 /** One transcript and what the agent did in it. */
 export interface Rollout {
@@ -228,6 +229,28 @@ export function maskedNllAndGrads(model: HookedTransformer, rows: readonly Pick<
   return { loss, grads: out };
 }
 
+/**
+ * The reference's log-probabilities of the targets [B·(T−1)]: one ONNX Runtime forward pass and a log-softmax here
+ * (TensorFlow.js when the reference has permanent hooks, which only that path runs).
+ */
+function referenceLogProbs(reference: HookedTransformer, p: Padded): Float32Array {
+  if (reference.numHooks > 0) return tf.tidy(() => tokenLogProbs(reference, p, false).logp).dataSync() as Float32Array;
+  const n = p.T - 1;
+  const V = reference.cfg.d_vocab;
+  const rows = Array.from({ length: p.B }, (_, b) => p.inputs.slice(b * n, (b + 1) * n));
+  const logits = forwardOnnx(reference, rows, { where: "policyFeeds" }).logits.data;
+  const out = new Float32Array(p.B * n);
+  for (let r = 0; r < p.B * n; r++) {
+    const row = logits.subarray(r * V, (r + 1) * V);
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) if (row[v] > max) max = row[v];
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += Math.exp(row[v] - max);
+    out[r] = row[p.targets[r]] - max - Math.log(sum);
+  }
+  return out;
+}
+
 /** The ONNX Runtime feeds of one policy update (see `policyFeeds`), with the batch shape they use. */
 export interface PolicyFeeds {
   feeds: Record<string, Tensor>;
@@ -241,7 +264,7 @@ export interface PolicyFeeds {
 /**
  * The policy loss of `policyLossAndGrads` as feeds for `kit/onnx/train-step.ts`'s loss graph with `kl` and `stats`:
  * weights m · A (+ A′ on reflection tokens), KL weights m · β, mask m, the reference's log-probabilities (computed
- * here, without gradients) and normaliser max(1, Σ m). Rows are right-padded to a multiple of `bucket` positions so
+ * here on ONNX Runtime, without gradients) and normaliser max(1, Σ m). Rows are right-padded to a multiple of `bucket` positions so
  * that batches of nearby lengths share one compiled graph (padded positions weigh 0 and, attention being causal,
  * change nothing before them).
  */
@@ -270,7 +293,7 @@ export function policyFeeds(
   const mask = new Float32Array(B * T);
   const ref = new Float32Array(B * T);
   const beta = reference && klCoef > 0 ? klCoef : 0;
-  const refLogp = beta > 0 ? (tf.tidy(() => tokenLogProbs(reference!, p, false).logp).dataSync() as Float32Array) : null;
+  const refLogp = beta > 0 ? referenceLogProbs(reference!, p) : null;
   rollouts.forEach((r, i) => {
     for (let t = 0; t < n; t++) {
       const src = i * n + t;
