@@ -14,13 +14,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as os from "node:os";
+import { spawnSync } from "node:child_process";
 import { initBackend, tf } from "../kit/backend";
 import { presetConfig, type ModelConfig } from "../kit/model/config";
 import { HookedTransformer } from "../kit/model/transformer";
 import { mulberry32, normalSampler } from "../kit/model/params";
 import { generate } from "../kit/runtime/generate";
 import { readLlama2cCheckpoint } from "../kit/io/llama2c";
-import { train } from "../kit/train/trainer";
+import { train, type TrainRuntime } from "../kit/train/trainer";
 import { fitLogisticProbe } from "../kit/probes/logistic";
 import { benchForwardOnnx, benchGenerateOnnx, benchOnnxMatmul, measured, onnxMatmulRate, type BenchContext } from "./onnx";
 import { withInferencePath } from "../kit/runtime/route";
@@ -302,7 +303,7 @@ async function benchTrain(): Promise<void> {
   const sp = spec({ warmup: 2, minTotalMs: 0, minReps: 10, maxReps: 10 }, { warmup: 1, minReps: 2, maxReps: 2 });
   let stepMs: number;
   try {
-    stepMs = await timeTrainer(model, cfg, B, T, sp);
+    stepMs = await timeTrainer(model, cfg, B, T, sp, "tfjs");
   } finally {
     model.dispose();
   }
@@ -322,23 +323,82 @@ async function benchTrain(): Promise<void> {
  * Time the kit's trainer: one `train()` call of warm-up + reps steps on a seeded random token stream; the step time
  * is the median of the trainer's per-step `ms` (batch, forward, backward, clipping, AdamW update) after warm-up.
  */
-async function timeTrainer(model: HookedTransformer, cfg: ModelConfig, B: number, T: number, sp: TimingSpec): Promise<number> {
+async function timeTrainer(model: HookedTransformer, cfg: ModelConfig, B: number, T: number, sp: TimingSpec, runtime: TrainRuntime): Promise<number> {
   const steps = sp.warmup + sp.maxReps;
   const rand = mulberry32(1234);
   const stream = new Int32Array(1 << 16);
   for (let i = 0; i < stream.length; i++) stream[i] = Math.floor(rand() * cfg.d_vocab);
   const t0 = performance.now();
-  const out = await train(model, stream, { steps, batchSize: B, seqLen: T, lr: 1e-3, seed: 1234, progress: false });
+  const out = await train(model, stream, { steps, batchSize: B, seqLen: T, lr: 1e-3, seed: 1234, progress: false, runtime });
   const wall = performance.now() - t0;
   const timed = out.records.slice(sp.warmup).map((r) => r.ms);
   if (timed.length === 0) throw new Error("train() returned no step records after the warm-up steps");
   const stepMs = median(timed);
   log(
-    `    [train() step] ${sp.warmup} warm-up + ${timed.length} steps, median ${stepMs.toFixed(1)} ms ` +
+    `    [train() step, ${runtime}] ${sp.warmup} warm-up + ${timed.length} steps, median ${stepMs.toFixed(1)} ms ` +
       `(min ${Math.min(...timed).toFixed(1)}, max ${Math.max(...timed).toFixed(1)}); whole call ${(wall / steps).toFixed(1)} ms/step`,
   );
   log(`    final loss ${out.finalLoss.toFixed(4)} (random tokens: ln ${cfg.d_vocab} = ${Math.log(cfg.d_vocab).toFixed(4)})`);
   return stepMs;
+}
+
+/** PyTorch's tokens/s on the same step (bench/torch_train.py), or null with the reason when torch is not importable. */
+function torchTokensPerSec(threads: number, steps: number, warmup: number): { value: number | null; note: string } {
+  const script = path.join(__dirname, "torch_train.py");
+  const r = spawnSync("/usr/bin/python3", [script, "--threads", String(threads), "--steps", String(steps), "--warmup", String(warmup)], { encoding: "utf8", timeout: 600_000 });
+  if (r.error || r.status !== 0) return { value: null, note: (r.error?.message ?? r.stderr.trim().split("\n").pop() ?? `exit ${r.status}`).slice(0, 120) };
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { tokens_per_s: number; torch: string };
+  return { value: out.tokens_per_s, note: `torch ${out.torch}` };
+}
+
+/**
+ * The kit's trainer on ONNX Runtime (`runtime: "onnx"`, 1 intra-op thread) and PyTorch's (1 thread, same shape,
+ * AdamW, clipping), alternated `TRAIN_ORT_REPEATS` times back to back so that both see the same load; each side's
+ * value is the median of its repeats, and the spread of the per-pair ratios is logged.
+ */
+const TRAIN_ORT_REPEATS = 3;
+async function benchTrainOnnx(): Promise<void> {
+  const cfg = presetConfig(TRAIN_PRESET);
+  const B = TRAIN_B;
+  const T = TRAIN_T;
+  const sp = spec({ warmup: 2, minTotalMs: 0, minReps: 10, maxReps: 10 }, { warmup: 1, minReps: 2, maxReps: 2 });
+  const repeats = QUICK ? 1 : TRAIN_ORT_REPEATS;
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  let torchNote = "";
+  for (let i = 0; i < repeats; i++) {
+    const model = HookedTransformer.fromConfig(cfg, { seed: 0 });
+    try {
+      ours.push(((B * T) / (await timeTrainer(model, cfg, B, T, sp, "onnx"))) * 1000);
+    } finally {
+      model.dispose();
+    }
+    if (!wanted(`train.${TRAIN_PRESET}.ratio_to_torch`) && !wanted(`train.${TRAIN_PRESET}.torch.tokens_per_s`)) continue;
+    const t = torchTokensPerSec(1, sp.maxReps, sp.warmup);
+    torchNote = t.note;
+    if (t.value === null) break;
+    theirs.push(t.value);
+    log(`    repeat ${i + 1}: ours ${fmt(ours[i])} tokens/s, PyTorch ${fmt(t.value)} tokens/s (${torchNote}), ratio ${(ours[i] / t.value).toFixed(3)}`);
+  }
+  const tps = median(ours);
+  const flops = trainStepFlops(cfg, B, T);
+  const gflops = (flops * tps) / (B * T) / 1e9;
+  log(`    ours over ${ours.length} repeats: ${ours.map((x) => fmt(x)).join(", ")} tokens/s`);
+  record({ name: `train.${TRAIN_PRESET}.onnx.tokens_per_s`, value: tps, unit: "tokens/s" });
+  record({ name: `train.${TRAIN_PRESET}.onnx.model_gflops`, value: gflops, unit: "GFLOP/s" });
+  if (wanted(`train.${TRAIN_PRESET}.onnx.ratio_to_matmul`)) {
+    if (measured.onnxMatmulGflops === null) throw new Error("onnx.ratio_to_matmul needs matmul.onnx.gflops from this run");
+    record({ name: `train.${TRAIN_PRESET}.onnx.ratio_to_matmul`, value: gflops / measured.onnxMatmulGflops, unit: "ratio" });
+  }
+  if (theirs.length === 0) {
+    if (torchNote) log(`    skipped train.${TRAIN_PRESET}.ratio_to_torch: /usr/bin/python3 cannot run bench/torch_train.py (${torchNote}); apt-get install python3-torch`);
+    return;
+  }
+  const ratios = theirs.map((x, i) => ours[i] / x);
+  log(`    PyTorch over ${theirs.length} repeats: ${theirs.map((x) => fmt(x)).join(", ")} tokens/s; per-pair ratios ${ratios.map((r) => r.toFixed(3)).join(", ")} (min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)})`);
+  record({ name: `train.${TRAIN_PRESET}.torch.tokens_per_s`, value: median(theirs), unit: "tokens/s" });
+  const ratio = tps / median(theirs);
+  record({ name: `train.${TRAIN_PRESET}.ratio_to_torch`, value: ratio, unit: "ratio", target: atLeast(ratio, 1) });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -538,6 +598,18 @@ const GROUPS: { title: string; names: string[]; run: () => Promise<void>; needs?
     ],
     run: benchTrain,
     needs: [`train.${TRAIN_PRESET}.ratio_to_matmul`],
+  },
+  {
+    title: `training on ONNX Runtime vs PyTorch (${TRAIN_PRESET}, batch ${TRAIN_B}×${TRAIN_T}, 1 thread each)`,
+    names: [
+      `train.${TRAIN_PRESET}.onnx.tokens_per_s`,
+      `train.${TRAIN_PRESET}.onnx.model_gflops`,
+      `train.${TRAIN_PRESET}.onnx.ratio_to_matmul`,
+      `train.${TRAIN_PRESET}.torch.tokens_per_s`,
+      `train.${TRAIN_PRESET}.ratio_to_torch`,
+    ],
+    run: benchTrainOnnx,
+    needsOnnx: [`train.${TRAIN_PRESET}.onnx.ratio_to_matmul`],
   },
   {
     title: `generation (stories260K, ${GEN_NEW_TOKENS} new tokens)`,

@@ -66,7 +66,7 @@ export { WordLevelTokenizer } from "./tokenizers/wordlevel";
 export { loadTokenizer } from "./tokenizers/load";
 
 // --- Training ---
-export { train, evaluateLoss, type TrainOptions, type TrainResult, type StepRecord } from "./train/trainer";
+export { train, evaluateLoss, type TrainOptions, type TrainResult, type StepRecord, type TrainRuntime } from "./train/trainer";
 export { AdamW, type AdamWOptions, type AdamWState } from "./train/adamw";
 export { lrAt, type ScheduleName, type ScheduleOptions } from "./train/schedule";
 export { clipByGlobalNorm, globalNorm } from "./train/clip";

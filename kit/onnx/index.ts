@@ -9,3 +9,5 @@ export { forwardOnnx, runOnnx, runWithCacheOnnx, steeringFeeds, type OnnxOutputs
 export { generateOnnx, onnxStepper, steeringOnly, type GenerateOnnxOptions } from "./generate";
 export { exportTransformersJs, transformersJsConfig, type ExportTransformersJsResult } from "./export";
 export { hookLastDim } from "../model/steering";
+export { appendGradients, inferShapes, type GradientOptions, type ShapeInfo } from "./autodiff";
+export { batchFeeds, lossGradGraph, OnnxLossGrad, OnnxTrainer, type LossGraphOptions, type OnnxGradOptions, type OnnxStepResult, type OnnxTrainerOptions } from "./train-step";

@@ -33,8 +33,8 @@ export class GraphBuilder {
    * Append one node; returns its (first) output name. `out` names the output (default: a fresh name); pass an array
    * for several outputs. Integer attributes are INT(S); `{ float }` / `{ floats }` are FLOAT(S); strings are STRING.
    */
-  op(type: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, out?: string): string {
-    const output = out ?? this.tmp(type);
+  op(type: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, out?: string | readonly string[]): string {
+    const outputs = out === undefined ? [this.tmp(type)] : typeof out === "string" ? [out] : [...out];
     const attribute: onnx.IAttributeProto[] = [];
     for (const [name, v] of Object.entries(attrs)) {
       if (typeof v === "number") attribute.push({ name, type: onnx.AttributeProto.AttributeType.INT, i: v });
@@ -43,8 +43,8 @@ export class GraphBuilder {
       else if ("float" in (v as object)) attribute.push({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f: (v as { float: number }).float });
       else attribute.push({ name, type: onnx.AttributeProto.AttributeType.FLOATS, floats: [...(v as { floats: readonly number[] }).floats] });
     }
-    this.nodes.push({ opType: type, input: [...inputs], output: [output], attribute, name: `${type}_${this.nodes.length}` });
-    return output;
+    this.nodes.push({ opType: type, input: [...inputs], output: outputs, attribute, name: `${type}_${this.nodes.length}` });
+    return outputs[0];
   }
 
   /** A float32 initializer (weights). */
@@ -103,6 +103,23 @@ export class GraphBuilder {
 
   get outputNames(): string[] {
     return this.outputs.map((o) => o.name!);
+  }
+
+  /** The nodes appended so far, in order (read-only view; `kit/onnx/autodiff.ts` reads and extends the graph). */
+  get nodeList(): readonly onnx.INodeProto[] {
+    return this.nodes;
+  }
+
+  get initializerList(): readonly onnx.ITensorProto[] {
+    return this.initializers;
+  }
+
+  get inputList(): readonly onnx.IValueInfoProto[] {
+    return this.inputs;
+  }
+
+  get outputList(): readonly onnx.IValueInfoProto[] {
+    return this.outputs;
   }
 
   /** The encoded model. */

@@ -13,8 +13,10 @@
  * so a positive advantage raises the log-probability of every token of that transcript, a negative one lowers it,
  * and β pulls the policy back towards the reference.
  */
+import { Tensor } from "onnxruntime-node";
 import { tf } from "../backend";
 import type { HookedTransformer } from "../model/transformer";
+import { forwardOnnx } from "../onnx/run";
 
 /** One transcript and what the agent did in it. */
 export interface Rollout {
@@ -225,4 +227,102 @@ export function maskedNllAndGrads(model: HookedTransformer, rows: readonly Pick<
   const out = new Map<string, tf.Tensor>();
   for (const [vname, g] of Object.entries(grads)) out.set(nameOf.get(vname) ?? vname, g);
   return { loss, grads: out };
+}
+
+/**
+ * The reference's log-probabilities of the targets [B·(T−1)]: one ONNX Runtime forward pass and a log-softmax here
+ * (TensorFlow.js when the reference has permanent hooks, which only that path runs).
+ */
+function referenceLogProbs(reference: HookedTransformer, p: Padded): Float32Array {
+  if (reference.numHooks > 0) return tf.tidy(() => tokenLogProbs(reference, p, false).logp).dataSync() as Float32Array;
+  const n = p.T - 1;
+  const V = reference.cfg.d_vocab;
+  const rows = Array.from({ length: p.B }, (_, b) => p.inputs.slice(b * n, (b + 1) * n));
+  const logits = forwardOnnx(reference, rows, { where: "policyFeeds" }).logits.data;
+  const out = new Float32Array(p.B * n);
+  for (let r = 0; r < p.B * n; r++) {
+    const row = logits.subarray(r * V, (r + 1) * V);
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) if (row[v] > max) max = row[v];
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += Math.exp(row[v] - max);
+    out[r] = row[p.targets[r]] - max - Math.log(sum);
+  }
+  return out;
+}
+
+/** The ONNX Runtime feeds of one policy update (see `policyFeeds`), with the batch shape they use. */
+export interface PolicyFeeds {
+  feeds: Record<string, Tensor>;
+  B: number;
+  /** Positions per row: the longest transcript's T − 1, rounded up to a multiple of `bucket` (at most n_ctx). */
+  T: number;
+  /** Agent tokens (the loss's normaliser is max(1, tokens)). */
+  tokens: number;
+}
+
+/**
+ * The policy loss of `policyLossAndGrads` as feeds for `kit/onnx/train-step.ts`'s loss graph with `kl` and `stats`:
+ * weights m · A (+ A′ on reflection tokens), KL weights m · β, mask m, the reference's log-probabilities (computed
+ * here on ONNX Runtime, without gradients) and normaliser max(1, Σ m). Rows are right-padded to a multiple of `bucket` positions so
+ * that batches of nearby lengths share one compiled graph (padded positions weigh 0 and, attention being causal,
+ * change nothing before them).
+ */
+export function policyFeeds(
+  model: HookedTransformer,
+  rollouts: readonly Rollout[],
+  { advantages: adv, reflectionAdvantages: reflAdv, reference, klCoef = 0, padId = 0 }: PolicyLossOptions,
+  bucket = 16,
+): PolicyFeeds {
+  const where = "policyFeeds";
+  if (adv.length !== rollouts.length) throw new RangeError(`${where}: advantages must have one value per rollout (${rollouts.length}), received ${adv.length}`);
+  if (reflAdv && reflAdv.length !== rollouts.length) throw new RangeError(`${where}: reflectionAdvantages must have one value per rollout (${rollouts.length}), received ${reflAdv.length}`);
+  if (reflAdv) {
+    rollouts.forEach((r, i) => {
+      if (!r.reflectionMask || r.reflectionMask.length !== r.tokens.length) throw new RangeError(`${where}: with reflectionAdvantages, rollout ${i} needs a reflectionMask of ${r.tokens.length} values, received ${r.reflectionMask ? r.reflectionMask.length : "none"}`);
+    });
+  }
+  const p = pad(rollouts, padId, where);
+  const n = p.T - 1;
+  const T = Math.min(Math.max(n, Math.ceil(n / bucket) * bucket), model.cfg.n_ctx);
+  const B = p.B;
+  const ids = new BigInt64Array(B * T).fill(BigInt(padId));
+  const targets = new BigInt64Array(B * T).fill(BigInt(padId));
+  const weights = new Float32Array(B * T);
+  const klWeights = new Float32Array(B * T);
+  const mask = new Float32Array(B * T);
+  const ref = new Float32Array(B * T);
+  const beta = reference && klCoef > 0 ? klCoef : 0;
+  const refLogp = beta > 0 ? referenceLogProbs(reference!, p) : null;
+  rollouts.forEach((r, i) => {
+    for (let t = 0; t < n; t++) {
+      const src = i * n + t;
+      const dst = i * T + t;
+      ids[dst] = BigInt(p.inputs[src]);
+      targets[dst] = BigInt(p.targets[src]);
+      const m = p.mask[src];
+      const a = adv[i] + (reflAdv && r.reflectionMask && t + 1 < r.reflectionMask.length && r.reflectionMask[t + 1] ? reflAdv[i] : 0);
+      weights[dst] = m * a;
+      klWeights[dst] = m * beta;
+      mask[dst] = m;
+      if (refLogp) ref[dst] = refLogp[src];
+    }
+  });
+  const positions = BigInt64Array.from({ length: T }, (_, t) => BigInt(t));
+  const f32 = (x: Float32Array) => new Tensor("float32", x, [B, T]);
+  return {
+    feeds: {
+      input_ids: new Tensor("int64", ids, [B, T]),
+      position_ids: new Tensor("int64", positions, [1, T]),
+      targets: new Tensor("int64", targets, [B, T]),
+      weights: f32(weights),
+      kl_weights: f32(klWeights),
+      mask: f32(mask),
+      ref_logp: f32(ref),
+      normaliser: new Tensor("float32", Float32Array.of(Math.max(1, p.tokens)), []),
+    },
+    B,
+    T,
+    tokens: p.tokens,
+  };
 }

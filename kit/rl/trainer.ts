@@ -16,7 +16,8 @@ import type { HookedTransformer } from "../model/transformer";
 import { AdamW } from "../train/adamw";
 import { saveCheckpoint, TRAINER_STATE_FORMAT, TRAINER_STATE_VERSION } from "../train/checkpoint";
 import { clipByGlobalNorm } from "../train/clip";
-import { advantages, policyLossAndGrads, type AdvantageMethod, type Rollout } from "./policy";
+import { OnnxTrainer } from "../onnx/train-step";
+import { advantages, policyFeeds, policyLossAndGrads, type AdvantageMethod, type PolicyLossStats, type Rollout } from "./policy";
 
 export interface PolicyGradientOptions {
   /** "grpo" (default) or "reinforce". */
@@ -33,6 +34,11 @@ export interface PolicyGradientOptions {
   weightDecay?: number;
   /** Padding id (default the model's pad, EOS or 0). */
   padId?: number;
+  /**
+   * Where updates run: "tfjs", "onnx" (one ONNX Runtime run of a gradient graph per update, kit/onnx/train-step.ts),
+   * or "auto" (default): onnx unless the policy has permanent hooks.
+   */
+  runtime?: "auto" | "tfjs" | "onnx";
 }
 
 /** What one update measured. */
@@ -52,7 +58,7 @@ export interface PolicyStepStats {
   tokens: number;
 }
 
-const KNOWN = ["method", "lr", "klCoef", "clipNorm", "baselineDecay", "weightDecay", "padId"];
+const KNOWN = ["method", "lr", "klCoef", "clipNorm", "baselineDecay", "weightDecay", "padId", "runtime"];
 
 /** Every problem with policy-gradient options. */
 export function policyGradientProblems(o: unknown): string[] {
@@ -73,6 +79,7 @@ export function policyGradientProblems(o: unknown): string[] {
   nonNeg("klCoef");
   nonNeg("weightDecay");
   if (x.clipNorm !== undefined && x.clipNorm !== null) pos("clipNorm");
+  if (x.runtime !== undefined && !["auto", "tfjs", "onnx"].includes(x.runtime as string)) problems.push(`runtime must be "auto", "tfjs" or "onnx", received ${describeValue(x.runtime)}`);
   const d = x.baselineDecay;
   if (d !== undefined && !(typeof d === "number" && d >= 0 && d < 1)) problems.push(`baselineDecay must be a number in [0, 1), received ${describeValue(d)}`);
   return problems;
@@ -81,7 +88,9 @@ export function policyGradientProblems(o: unknown): string[] {
 export class PolicyGradient {
   readonly model: HookedTransformer;
   readonly reference: HookedTransformer | null;
-  readonly optimizer: AdamW;
+  /** AdamW on the tfjs path; the ONNX Runtime trainer (same update, flat state) on the onnx path. */
+  readonly optimizer: AdamW | OnnxTrainer;
+  readonly runtime: "tfjs" | "onnx";
   readonly method: AdvantageMethod;
   readonly lr: number;
   readonly klCoef: number;
@@ -105,7 +114,13 @@ export class PolicyGradient {
     this.clipNorm = clipNorm;
     this.baselineDecay = baselineDecay;
     this.padId = options.padId ?? model.cfg.padTokenId ?? model.cfg.eosTokenId ?? 0;
-    this.optimizer = new AdamW(model.params, { betas: [0.9, 0.95], weightDecay });
+    const runtime = options.runtime ?? "auto";
+    if (runtime === "onnx" && model.numHooks > 0) throw new RangeError(`PolicyGradient: runtime "onnx" cannot run the policy's ${model.numHooks} permanent hook(s); remove them or pass runtime "tfjs"`);
+    this.runtime = runtime === "auto" ? (model.numHooks === 0 ? "onnx" : "tfjs") : runtime;
+    this.optimizer =
+      this.runtime === "onnx"
+        ? new OnnxTrainer(model, { betas: [0.9, 0.95], eps: 1e-8, weightDecay, kl: true, stats: true })
+        : new AdamW(model.params, { betas: [0.9, 0.95], weightDecay });
   }
 
   /** One update from a batch of rollouts sampled from the current policy. */
@@ -132,25 +147,37 @@ export class PolicyGradient {
       });
       reflAdv = advantages(rr, groups, { method: this.method, baseline: rr.reduce((a, b) => a + b, 0) / rr.length });
     }
-    const { stats, grads } = policyLossAndGrads(this.model, rollouts, {
-      advantages: adv,
-      reflectionAdvantages: reflAdv,
-      reference: this.reference,
-      klCoef: this.klCoef,
-      padId: this.padId,
-    });
-    let gradNorm: number;
-    try {
-      if (!Number.isFinite(stats.loss)) throw new Error(`PolicyGradient.step: loss is ${stats.loss} at update ${this.steps}; weights are left as they were`);
-      gradNorm = clipByGlobalNorm(grads, this.clipNorm);
-      if (!Number.isFinite(gradNorm)) throw new Error(`PolicyGradient.step: gradient norm is ${gradNorm} at update ${this.steps}; weights are left as they were`);
-      this.optimizer.step(grads, this.lr);
-    } finally {
-      for (const g of grads.values()) g.dispose();
-    }
+    const lossOptions = { advantages: adv, reflectionAdvantages: reflAdv, reference: this.reference, klCoef: this.klCoef, padId: this.padId };
+    const { stats, gradNorm } = this.optimizer instanceof OnnxTrainer ? this.onnxUpdate(this.optimizer, rollouts, lossOptions) : this.tfjsUpdate(this.optimizer, rollouts, lossOptions);
     if (this.method === "reinforce") this.baseline = this.baseline === null ? mean : this.baselineDecay * this.baseline + (1 - this.baselineDecay) * mean;
     this.steps++;
     return { reward: mean, baseline, loss: stats.loss, kl: stats.kl, entropy: stats.entropy, gradNorm, tokens: stats.tokens };
+  }
+
+  private tfjsUpdate(optimizer: AdamW, rollouts: readonly Rollout[], lossOptions: Parameters<typeof policyLossAndGrads>[2]): { stats: PolicyLossStats; gradNorm: number } {
+    const { stats, grads } = policyLossAndGrads(this.model, rollouts, lossOptions);
+    try {
+      if (!Number.isFinite(stats.loss)) throw new Error(`PolicyGradient.step: loss is ${stats.loss} at update ${this.steps}; weights are left as they were`);
+      const gradNorm = clipByGlobalNorm(grads, this.clipNorm);
+      if (!Number.isFinite(gradNorm)) throw new Error(`PolicyGradient.step: gradient norm is ${gradNorm} at update ${this.steps}; weights are left as they were`);
+      optimizer.step(grads, this.lr);
+      return { stats, gradNorm };
+    } finally {
+      for (const g of grads.values()) g.dispose();
+    }
+  }
+
+  /** The same update as one ONNX Runtime run; committed (and copied into the model) only when everything is finite. */
+  private onnxUpdate(trainer: OnnxTrainer, rollouts: readonly Rollout[], lossOptions: Parameters<typeof policyLossAndGrads>[2]): { stats: PolicyLossStats; gradNorm: number } {
+    const { feeds, B, T, tokens } = policyFeeds(this.model, rollouts, lossOptions);
+    const r = trainer.stepFeeds(feeds, B, T, this.lr, this.clipNorm);
+    if (!Number.isFinite(r.loss)) throw new Error(`PolicyGradient.step: loss is ${r.loss} at update ${this.steps}; weights are left as they were`);
+    if (!Number.isFinite(r.gradNorm)) throw new Error(`PolicyGradient.step: gradient norm is ${r.gradNorm} at update ${this.steps}; weights are left as they were`);
+    if (r.nonFinite.length) throw new RangeError(`PolicyGradient.step: update ${trainer.t + 1} (lr ${this.lr}) would make ${r.nonFinite.length} parameter(s) non-finite (${r.nonFinite.slice(0, 5).join(", ")}); nothing was changed`);
+    r.commit();
+    trainer.syncModel(); // the next rollouts are sampled from the updated policy
+    const denom = Math.max(1, tokens);
+    return { stats: { loss: r.loss, kl: (r.klSum ?? 0) / denom, entropy: (r.entropySum ?? 0) / denom, tokens }, gradNorm: r.gradNorm };
   }
 
   /** Write a `kit/train` checkpoint (weights, AdamW moments, state) of update `step` under `root`; returns its folder. */

@@ -33,6 +33,8 @@ export interface TrainerState {
   options: Record<string, unknown>;
   records: StepRecord[];
   config: ModelConfig;
+  /** Where the steps ran ("tfjs" when absent: checkpoints written before the ONNX Runtime path). */
+  runtime?: "tfjs" | "onnx";
 }
 
 export interface LoadedCheckpoint {
@@ -117,7 +119,7 @@ function fsyncDir(dir: string): void {
  */
 export function saveCheckpoint(
   root: string,
-  { model, optimizer, state }: { model: HookedTransformer; optimizer: AdamW; state: TrainerState },
+  { model, optimizer, state }: { model: HookedTransformer; optimizer: Pick<AdamW, "exportState">; state: TrainerState },
   { keep = 1 }: { keep?: number } = {},
 ): string {
   fs.mkdirSync(root, { recursive: true });

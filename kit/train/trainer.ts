@@ -10,10 +10,18 @@
  *
  * A NaN or ±Inf loss or gradient norm stops training with an error naming the step, before the update: the model
  * keeps the weights of the last finite step.
+ *
+ * Runtimes: `"tfjs"` (the reference) or `"onnx"`, where the whole step (forward, loss, backward, clipping, AdamW)
+ * is one ONNX Runtime run of a gradient graph (`kit/onnx/train-step.ts`); parameters and moments stay in
+ * Float32Arrays and are copied into the model's variables before evaluations, checkpoints, `onStep` and at the end
+ * (weights assigned to the model in `onStep` are taken up by the next step). `"auto"` (default)
+ * picks onnx when the model has no permanent hooks (they run only on the tfjs path), and a resume continues on the
+ * runtime its checkpoint recorded. Resumes are bit-identical within a runtime.
  */
 import { tf } from "../backend";
 import type { HookedTransformer } from "../model/transformer";
-import { AdamW } from "./adamw";
+import { AdamW, type AdamWState } from "./adamw";
+import { OnnxTrainer } from "../onnx/train-step";
 import { dataProblems, isSequenceList, makeBatcher, type Batch, type Batcher, type TrainData } from "./batches";
 import { latestCheckpoint, loadCheckpoint, removeStaleTemps, saveCheckpoint, TRAINER_STATE_FORMAT, TRAINER_STATE_VERSION, type TrainerState } from "./checkpoint";
 import { clipByGlobalNorm } from "./clip";
@@ -102,18 +110,26 @@ export interface TrainOptions {
   evalEvery?: number;
   /** Batches per evaluation (the same ones every time); default 4. */
   evalBatches?: number;
+  /**
+   * Where the steps run: "tfjs", "onnx" (ONNX Runtime gradient graphs), or "auto" (default): onnx unless the model
+   * has permanent hooks; when resuming, the runtime the checkpoint recorded.
+   */
+  runtime?: TrainRuntime | "auto";
 }
+
+export type TrainRuntime = "tfjs" | "onnx";
 
 const KNOWN_OPTIONS = [
   "steps", "batchSize", "seqLen", "lr", "schedule", "warmupSteps", "minLrRatio", "weightDecay", "decayEmbeddings", "betas", "eps",
   "clipNorm", "seed", "padId", "checkpointDir", "checkpointEvery", "keepCheckpoints", "resume", "onStep", "progress", "progressEvery",
-  "evalData", "evalEvery", "evalBatches",
+  "evalData", "evalEvery", "evalBatches", "runtime",
 ] as const;
 
 /** Options that fix a run's numbers: a resume must use the same values. */
 const DETERMINING = ["batchSize", "seqLen", "lr", "schedule", "warmupSteps", "minLrRatio", "weightDecay", "decayEmbeddings", "betas", "eps", "clipNorm", "seed", "padId"] as const;
 
-type Resolved = Required<Omit<TrainOptions, "checkpointDir" | "checkpointEvery" | "onStep" | "progress" | "progressEvery" | "evalData" | "evalEvery">> &
+type Resolved = Required<Omit<TrainOptions, "checkpointDir" | "checkpointEvery" | "onStep" | "progress" | "progressEvery" | "evalData" | "evalEvery" | "runtime">> &
+  Pick<TrainOptions, "runtime"> &
   Pick<TrainOptions, "checkpointDir" | "checkpointEvery" | "onStep" | "progress" | "progressEvery" | "evalData" | "evalEvery"> & { clipNorm: number | null };
 
 /** Train `model` in place on `data` (a token stream or a list of sequences). */
@@ -124,29 +140,29 @@ export async function train(model: HookedTransformer, data: TrainData, options: 
   const evalBatcher = o.evalData !== undefined ? makeBatcher(o.evalData, { batchSize, seqLen, seed, padId }) : null;
   const evalEvery = o.evalEvery ?? steps;
   const dataHash = fingerprint(data);
-  const optimizer = new AdamW(model.params, { betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, decayEmbeddings: o.decayEmbeddings });
-  const paramOf = new Map([...model.params].map(([name, v]) => [v.name, name]));
-  const vars = [...model.params.values()];
+  if (checkpointDir !== undefined) removeStaleTemps(checkpointDir);
+  const resumeDir = o.resume && checkpointDir !== undefined ? latestCheckpoint(checkpointDir) : null;
+  const ck = resumeDir ? loadCheckpoint(resumeDir) : null;
+  const runtime = chooseRuntime(model, o.runtime, ck ? (ck.state.runtime ?? "tfjs") : null, resumeDir);
+  const adamOptions = { betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, decayEmbeddings: o.decayEmbeddings };
+  const onnx = runtime === "onnx" ? new OnnxTrainer(model, adamOptions) : null;
+  const adamw = onnx ? null : new AdamW(model.params, adamOptions);
+  const optimizer: { readonly t: number; exportState(): AdamWState; importState(s: AdamWState): void } = onnx ?? adamw!;
   let records: StepRecord[] = [];
   let start = 0;
   let checkpoint: string | undefined;
   let progress: Progress | undefined;
 
   try {
-    if (checkpointDir !== undefined) removeStaleTemps(checkpointDir);
-    if (o.resume && checkpointDir !== undefined) {
-      const dir = latestCheckpoint(checkpointDir);
-      if (dir) {
-        const ck = loadCheckpoint(dir);
-        checkResumable(model, o, dataHash, ck.state, dir);
-        const missing = [...model.params.keys()].filter((n) => !ck.weights.has(n));
-        if (missing.length) throw new RangeError(`train: checkpoint ${dir} lacks parameters ${missing.join(", ")}`);
-        model.setWeights(ck.weights);
-        optimizer.importState(ck.optimizer);
-        start = ck.state.step;
-        records = ck.state.records.slice(0, start);
-        checkpoint = dir;
-      }
+    if (ck && resumeDir) {
+      checkResumable(model, o, dataHash, ck.state, resumeDir);
+      const missing = [...model.params.keys()].filter((n) => !ck.weights.has(n));
+      if (missing.length) throw new RangeError(`train: checkpoint ${resumeDir} lacks parameters ${missing.join(", ")}`);
+      model.setWeights(ck.weights);
+      optimizer.importState(ck.optimizer);
+      start = ck.state.step;
+      records = ck.state.records.slice(0, start);
+      checkpoint = resumeDir;
     }
 
     const state = (step: number): TrainerState => ({
@@ -158,6 +174,7 @@ export async function train(model: HookedTransformer, data: TrainData, options: 
       options: { ...determining(o), steps, dataHash },
       records,
       config: model.cfg,
+      runtime,
     });
 
     let lastFinite: StepRecord | undefined = records[records.length - 1];
@@ -166,38 +183,20 @@ export async function train(model: HookedTransformer, data: TrainData, options: 
       const began = performance.now();
       const lr = lrAt(step, { lr: o.lr, totalSteps: steps, schedule: o.schedule, warmupSteps: o.warmupSteps, minLrRatio: o.minLrRatio });
       const batch = batcher(step);
-      const { value, grads } = tf.variableGrads(() => batchLoss(model, batch, true), vars);
-      const gradMap = new Map<string, tf.Tensor>();
-      for (const [vname, g] of Object.entries(grads)) gradMap.set(paramOf.get(vname) ?? vname, g);
-      try {
-        const loss = value.dataSync()[0];
-        const where = `at step ${step} (lr ${fmt(lr)})`;
-        const last = lastFinite ? `last finite loss ${fmt(lastFinite.loss)} at step ${lastFinite.step}` : "no finite loss before it";
-        if (!Number.isFinite(loss)) throw new Error(`train: loss is ${loss} ${where}; ${last}; weights are left as they were before this step`);
-        const gradNorm = clipByGlobalNorm(gradMap, o.clipNorm);
-        if (!Number.isFinite(gradNorm)) {
-          throw new Error(`train: gradient norm is ${gradNorm} ${where}, loss ${fmt(loss)}; ${last}; weights are left as they were before this step`);
-        }
-        try {
-          optimizer.step(gradMap, lr);
-        } catch (e) {
-          throw new Error(`train: ${(e as Error).message} ${where}; ${last}`);
-        }
-        const ms = Math.max(performance.now() - began, 1e-3);
-        const record: StepRecord = { step, loss, lr, gradNorm, tokensPerSec: (batchSize * seqLen * 1000) / ms, ms };
-        records.push(record);
-        lastFinite = record;
-      } finally {
-        value.dispose();
-        for (const g of gradMap.values()) g.dispose();
-      }
-      const record = records[records.length - 1];
+      const record: StepRecord = onnx ? onnxStep(onnx, batch, step, lr, o.clipNorm, lastFinite, began) : tfjsStep(model, adamw!, batch, step, lr, o.clipNorm, lastFinite, began);
+      records.push(record);
+      lastFinite = record;
       if (evalBatcher && ((step + 1) % evalEvery === 0 || step === steps - 1)) {
+        onnx?.syncModel();
         record.evalLoss = evaluateBatches(model, evalBatcher, o.evalBatches);
       }
       progress.update(step + 1, stepSummary(record));
-      if (o.onStep) await o.onStep(record);
+      if (o.onStep) {
+        onnx?.syncModel(); // the callback sees (and may change) the current weights
+        await o.onStep(record);
+      }
       if (checkpointDir !== undefined && ((o.checkpointEvery !== undefined && (step + 1) % o.checkpointEvery === 0) || step === steps - 1)) {
+        onnx?.syncModel();
         checkpoint = saveCheckpoint(checkpointDir, { model, optimizer, state: state(step + 1) }, { keep: o.keepCheckpoints });
       }
       await new Promise<void>((resolve) => setImmediate(resolve)); // let I/O, timers and signals through
@@ -207,7 +206,11 @@ export async function train(model: HookedTransformer, data: TrainData, options: 
     }
   } finally {
     progress?.done();
-    optimizer.dispose();
+    if (onnx) {
+      onnx.syncModel(); // the weights of the last committed step
+      onnx.dispose();
+    }
+    adamw?.dispose();
   }
 
   const ran = records.slice(start);
@@ -221,6 +224,66 @@ export async function train(model: HookedTransformer, data: TrainData, options: 
     ...(evals.length ? { evalLoss: evals[evals.length - 1].evalLoss } : {}),
     ...(checkpoint ? { checkpoint } : {}),
   };
+}
+
+/** The runtime a run uses: the explicit choice, else the resumed checkpoint's, else onnx unless hooks are attached. */
+function chooseRuntime(model: HookedTransformer, asked: TrainRuntime | "auto" | undefined, resumed: TrainRuntime | null, dir: string | null): TrainRuntime {
+  if (asked !== undefined && asked !== "auto" && resumed !== null && asked !== resumed) {
+    throw new RangeError(`train: cannot resume from ${dir} with runtime ${JSON.stringify(asked)}: it was trained with ${JSON.stringify(resumed)} (resumes are bit-identical only within a runtime; pass runtime "auto" or ${JSON.stringify(resumed)})`);
+  }
+  const runtime = asked === undefined || asked === "auto" ? (resumed ?? (model.numHooks === 0 ? "onnx" : "tfjs")) : asked;
+  if (runtime === "onnx" && model.numHooks > 0) {
+    throw new RangeError(`train: runtime "onnx" cannot run the model's ${model.numHooks} permanent hook${model.numHooks > 1 ? "s" : ""} (they run on the tfjs path only); remove them or pass runtime "tfjs"`);
+  }
+  return runtime;
+}
+
+/** One step on TensorFlow.js: variableGrads over the batch loss, clipping, AdamW (which refuses a non-finite update). */
+function tfjsStep(model: HookedTransformer, adamw: AdamW, batch: Batch, step: number, lr: number, clipNorm: number | null, lastFinite: StepRecord | undefined, began: number): StepRecord {
+  const paramOf = new Map([...model.params].map(([name, v]) => [v.name, name]));
+  const { value, grads } = tf.variableGrads(() => batchLoss(model, batch, true), [...model.params.values()]);
+  const gradMap = new Map<string, tf.Tensor>();
+  for (const [vname, g] of Object.entries(grads)) gradMap.set(paramOf.get(vname) ?? vname, g);
+  try {
+    const loss = value.dataSync()[0];
+    const where = `at step ${step} (lr ${fmt(lr)})`;
+    const last = lastFinite ? `last finite loss ${fmt(lastFinite.loss)} at step ${lastFinite.step}` : "no finite loss before it";
+    if (!Number.isFinite(loss)) throw new Error(`train: loss is ${loss} ${where}; ${last}; weights are left as they were before this step`);
+    const gradNorm = clipByGlobalNorm(gradMap, clipNorm);
+    if (!Number.isFinite(gradNorm)) {
+      throw new Error(`train: gradient norm is ${gradNorm} ${where}, loss ${fmt(loss)}; ${last}; weights are left as they were before this step`);
+    }
+    try {
+      adamw.step(gradMap, lr);
+    } catch (e) {
+      throw new Error(`train: ${(e as Error).message} ${where}; ${last}`);
+    }
+    const ms = Math.max(performance.now() - began, 1e-3);
+    return { step, loss, lr, gradNorm, tokensPerSec: (batch.batchSize * batch.seqLen * 1000) / ms, ms };
+  } finally {
+    value.dispose();
+    for (const g of gradMap.values()) g.dispose();
+  }
+}
+
+/** One step on ONNX Runtime: committed only when the loss, the gradient norm and the update are all finite. */
+function onnxStep(trainer: OnnxTrainer, batch: Batch, step: number, lr: number, clipNorm: number | null, lastFinite: StepRecord | undefined, began: number): StepRecord {
+  const r = trainer.step(batch, lr, clipNorm);
+  const where = `at step ${step} (lr ${fmt(lr)})`;
+  const last = lastFinite ? `last finite loss ${fmt(lastFinite.loss)} at step ${lastFinite.step}` : "no finite loss before it";
+  if (!Number.isFinite(r.loss)) throw new Error(`train: loss is ${r.loss} ${where}; ${last}; weights are left as they were before this step`);
+  if (!Number.isFinite(r.gradNorm)) {
+    throw new Error(`train: gradient norm is ${r.gradNorm} ${where}, loss ${fmt(r.loss)}; ${last}; weights are left as they were before this step`);
+  }
+  if (r.nonFinite.length > 0) {
+    const bad = r.nonFinite;
+    throw new Error(
+      `train: update ${trainer.t + 1} (lr ${lr}) would make ${bad.length} parameter${bad.length > 1 ? "s" : ""} non-finite (${bad.slice(0, 5).join(", ")}${bad.length > 5 ? ", …" : ""}); nothing was changed ${where}; ${last}`,
+    );
+  }
+  r.commit();
+  const ms = Math.max(performance.now() - began, 1e-3);
+  return { step, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec: (batch.batchSize * batch.seqLen * 1000) / ms, ms };
 }
 
 /**
@@ -320,6 +383,7 @@ function resolveOptions(model: HookedTransformer, data: TrainData, options: Trai
     evalData,
     evalEvery,
     evalBatches = 4,
+    runtime,
   } = options;
   const got = (v: unknown) => (typeof v === "string" ? JSON.stringify(v) : Array.isArray(v) ? JSON.stringify(v) : String(v));
   const posInt = (name: string, v: unknown, optional = false) => {
@@ -362,6 +426,7 @@ function resolveOptions(model: HookedTransformer, data: TrainData, options: Trai
   posInt("evalEvery", evalEvery, true);
   posInt("evalBatches", evalBatches);
   if (evalEvery !== undefined && evalData === undefined) problems.push(`evalEvery needs evalData`);
+  if (runtime !== undefined && !["auto", "tfjs", "onnx"].includes(runtime)) problems.push(`runtime must be "auto", "tfjs" or "onnx", received ${got(runtime)}`);
   const L = typeof seqLen === "number" && Number.isInteger(seqLen) && seqLen > 0 ? seqLen : 1;
   problems.push(...dataProblems(data, { seqLen: L, vocabSize: cfg.d_vocab, label: "data" }));
   if (evalData !== undefined) problems.push(...dataProblems(evalData, { seqLen: L, vocabSize: cfg.d_vocab, label: "evalData" }));
@@ -371,7 +436,7 @@ function resolveOptions(model: HookedTransformer, data: TrainData, options: Trai
   return {
     steps, batchSize, seqLen, lr, schedule, warmupSteps, minLrRatio, weightDecay, decayEmbeddings, betas, eps,
     clipNorm: clipNorm === Infinity ? null : clipNorm, seed, padId, checkpointDir, checkpointEvery, keepCheckpoints, resume,
-    onStep, progress, progressEvery, evalData, evalEvery, evalBatches,
+    onStep, progress, progressEvery, evalData, evalEvery, evalBatches, runtime,
   };
 }
 
