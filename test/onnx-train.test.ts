@@ -19,7 +19,7 @@ import { OrtTensor } from "../kit/onnx";
 import { appendGradients } from "../kit/onnx/autodiff";
 import { DT, GraphBuilder } from "../kit/onnx/proto";
 import { OnnxTrainer } from "../kit/onnx/train-step";
-import { policyLossAndGrads, type Rollout } from "../kit/rl/policy";
+import { maskedNllAndGrads, policyFeeds, policyLossAndGrads, type Rollout } from "../kit/rl/policy";
 import { PolicyGradient } from "../kit/rl/trainer";
 
 const STORIES_HF = path.resolve(__dirname, "../data/models/stories260K");
@@ -380,6 +380,32 @@ describe("appendGradients and OnnxTrainer edge cases", () => {
       expect(sameBits(trainer.params, before)).toBe(false);
     } finally {
       trainer.dispose();
+      model.dispose();
+    }
+  });
+});
+
+describe("policyFeeds(model, rollouts, options)", () => {
+  it("policyFeeds with advantage 1 and no reference gives maskedNllAndGrads' loss and gradients (rows padded to 16)", () => {
+    const cfg = makeConfig({ family: "gpt2", d_model: 32, n_layers: 2, n_heads: 4, d_vocab: 40, n_ctx: 32, initStd: 0.2 });
+    const model = HookedTransformer.fromConfig(cfg, { seed: 8 });
+    const rows = Array.from({ length: 3 }, (_, i) => {
+      const tokens = Array.from({ length: 6 + 3 * i }, (_, t) => (i * 5 + t * 3 + 1) % 40);
+      return { tokens, mask: tokens.map((_, t) => (t >= 4 ? 1 : 0)), reward: 0, group: 0 };
+    });
+    const { feeds, B, T, tokens } = policyFeeds(model, rows, { advantages: [1, 1, 1], reference: null });
+    expect([B, T, tokens]).toEqual([3, 16, 2 + 5 + 8]);
+    const lg = new OnnxLossGrad(model, { batchSize: B, seqLen: T, kl: true, stats: true });
+    try {
+      const ref = maskedNllAndGrads(model, rows);
+      const refGrads = new Map([...ref.grads].map(([k, g]) => [k, g.dataSync() as Float32Array]));
+      for (const g of ref.grads.values()) g.dispose();
+      const ours = lg.run(model.weightsToArrays(), feeds);
+      expect(Math.abs(ours.loss - ref.loss)).toBeLessThan(1e-5);
+      const r = worstRelative(ours.grads, refGrads);
+      expect(r.rel, `worst at ${r.at}`).toBeLessThan(1e-4);
+    } finally {
+      lg.dispose();
       model.dispose();
     }
   });

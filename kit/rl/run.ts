@@ -42,7 +42,8 @@ import { classify, PersonaWorld } from "../world";
 import { DOMAINS, type Behaviour, type Domain } from "../world/types";
 import { validateRLConfig, type RLConfig } from "./config";
 import { evalEpisodeSpecs, modelAgent, playEpisodes, sampleEpisodeSpecs, type EpisodeResult, type TokenKind } from "./env";
-import { maskedNllAndGrads, type Rollout } from "./policy";
+import { maskedNllAndGrads, policyFeeds, type Rollout } from "./policy";
+import { OnnxTrainer } from "../onnx/train-step";
 import { reflectionExamples } from "./reflection";
 import { PolicyGradient } from "./trainer";
 
@@ -393,25 +394,40 @@ function reflectionStage(model: HookedTransformer, world: PersonaWorld, tokenize
     const resp = tokenizer.encode(ep.response, { addBos: false, addEos: true });
     return { tokens: [...head, ...resp], mask: [...head.map(() => 0), ...resp.map(() => 1)] };
   });
-  const opt = new AdamW(model.params, { betas: [0.9, 0.95], weightDecay: 0 });
+  // On ONNX Runtime (unless the model is hooked): the masked NLL is the policy loss with advantage 1 and no KL.
+  const onnx = model.numHooks === 0 ? new OnnxTrainer(model, { betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0, kl: true, stats: true }) : null;
+  const opt = onnx ? null : new AdamW(model.params, { betas: [0.9, 0.95], weightDecay: 0 });
   const rand = mulberry32(hash2(cfg.seed, 6));
   const losses: number[] = [];
   const padId = model.cfg.padTokenId ?? 0;
   try {
     for (let s = 0; s < sft.steps; s++) {
       const batch = Array.from({ length: sft.batchSize }, (_, i) => (i % 2 === 0 ? data[Math.floor(rand() * data.length)] : replay[Math.floor(rand() * replay.length)]));
+      const lr = sft.lr * Math.min(1, (s + 1) / Math.max(1, Math.floor(sft.steps / 10)));
+      if (onnx) {
+        const rows = batch.map((r) => ({ ...r, reward: 0, group: 0 }));
+        const { feeds, B, T } = policyFeeds(model, rows, { advantages: rows.map(() => 1), reference: null, padId });
+        const r = onnx.stepFeeds(feeds, B, T, lr, 1);
+        if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm) || r.nonFinite.length) {
+          throw new Error(`reflectionStage: step ${s} gave loss ${r.loss}, gradient norm ${r.gradNorm}${r.nonFinite.length ? `, a non-finite update of ${r.nonFinite.slice(0, 5).join(", ")}` : ""}; weights are left as they were before it`);
+        }
+        r.commit();
+        losses.push(r.loss);
+        continue;
+      }
       const { loss, grads } = maskedNllAndGrads(model, batch, padId);
       try {
         clipByGlobalNorm(grads, 1);
-        const lr = sft.lr * Math.min(1, (s + 1) / Math.max(1, Math.floor(sft.steps / 10)));
-        opt.step(grads, lr);
+        opt!.step(grads, lr);
       } finally {
         for (const g of grads.values()) g.dispose();
       }
       losses.push(loss);
     }
   } finally {
-    opt.dispose();
+    onnx?.syncModel();
+    onnx?.dispose();
+    opt?.dispose();
   }
   return losses;
 }
