@@ -17,7 +17,7 @@ export interface OptionSpec {
   help: string;
 }
 
-export type CommandName = "generate" | "inspect" | "serve";
+export type CommandName = "generate" | "inspect" | "serve" | "run";
 
 const MODEL: Record<string, OptionSpec> = {
   model: { type: "string", value: "PATH", help: "a Hugging Face model folder, a hub id (org/name) or a llama2.c checkpoint (.bin); required" },
@@ -50,6 +50,13 @@ export const COMMANDS: Record<CommandName, { summary: string; options: Record<st
       host: { type: "string", value: "HOST", default: "127.0.0.1", help: "interface to listen on" },
       "model-name": { type: "string", value: "NAME", help: "the model id clients send; default: the model folder's name" },
       "chat-template": { type: "string", value: "T", default: "auto", help: "auto, world, model, plain, or a Jinja template (text containing {{ or {%)" },
+    },
+  },
+  run: {
+    summary: "run (or find) one stage-cached organism or RL run from a JSON config, print its record's path (one task of a sweep: see docs/scale.md)",
+    options: {
+      config: { type: "string", value: "FILE", help: "a JSON organism config (as organismConfig returns) or RL config (rlConfig); required" },
+      out: { type: "string", value: "DIR", default: "out/runs", help: "the stage cache and run records, shared by every task of a sweep" },
     },
   },
 };

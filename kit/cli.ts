@@ -6,6 +6,7 @@
  *   persona-kit inspect --model PATH
  *   persona-kit serve --model PATH [--tokenizer PATH] [--port P] [--host 127.0.0.1] [--model-name NAME]
  *                     [--chat-template auto|world|model|plain|JINJA]
+ *   persona-kit run --config FILE [--out DIR]
  *   persona-kit <command> --help | persona-kit --version
  *
  * `generate` prints the generated text (prompt included, decoded by the model's own tokenizer) and one newline,
@@ -17,6 +18,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { COMMANDS, UsageError, commandHelp, numberOption, parseCommand, type CommandName } from "./cli-options";
 import { didYouMean } from "./util/editDistance";
+import { runCommand } from "./cli-run";
 import { generate } from "./runtime/generate";
 import { loadModel } from "./io/load";
 import { isChatTemplateName, isJinjaSource } from "./serve/template";
@@ -28,6 +30,7 @@ const USAGE = `usage:
   persona-kit inspect --model PATH [--tokenizer PATH] [--local-files-only]
   persona-kit serve --model PATH [--tokenizer PATH] [--port P] [--host 127.0.0.1] [--model-name NAME]
                     [--chat-template auto|world|model|plain|JINJA] [--local-files-only]
+  persona-kit run --config FILE [--out DIR]   one stage-cached organism or RL run (a sweep's task)
   persona-kit <command> --help     options of one command, with their defaults
   persona-kit --version
 
@@ -53,11 +56,12 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "--help" || command === "-h" || command === "help") return print(rest[0] && rest[0] in COMMANDS ? commandHelp(rest[0] as CommandName) : USAGE);
   if (command === "--version" || command === "-v" || command === "-V") return print(`${kitVersion()}\n`);
-  if (!command) throw new UsageError("no command given (expected generate, inspect or serve)");
-  if (!(command in COMMANDS)) throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, Object.keys(COMMANDS))} (expected generate, inspect or serve)`);
+  if (!command) throw new UsageError("no command given (expected generate, inspect, serve or run)");
+  if (!(command in COMMANDS)) throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, Object.keys(COMMANDS))} (expected generate, inspect, serve or run)`);
   const name = command as CommandName;
   if (rest.includes("--help") || rest.includes("-h")) return print(commandHelp(name));
   const values = parseCommand(name, rest);
+  if (name === "run") return runCommand(values);
   if (!values.model) throw new UsageError(`--model PATH is required; \`persona-kit ${name} --help\` lists the options`);
   const checked = name === "generate" ? generateOptions(values) : name === "serve" ? serveOptions(values) : {};
   const model = await loadModel(values.model as string, { tokenizer: values.tokenizer as string | undefined, localFilesOnly: values["local-files-only"] === true || undefined });
