@@ -5,7 +5,8 @@
  * <outDir>` (`kit/cli-run.ts` → `runOrganismTask`), so `outDir` — the stage cache, the run records, the locks and the
  * sweep folder — must be a directory every node sees at the same path (and the kit, with its `kit/dist` build, too).
  * The sweep folder `<outDir>/sweeps/<hash of the runs>/` holds the config files, the batch script and one log per
- * array task (`logs/<job>_<index>.log`). Configs whose record already exists are not submitted (nor duplicates of an
+ * array task (`logs/<job>_<index>.log`). Tasks start in this process's working directory (`--chdir`) and get `outDir`
+ * as given, so their records name the same (relative or absolute) checkpoint paths the local executor's do. Configs whose record already exists are not submitted (nor duplicates of an
  * earlier config), so calling again after a failure reruns only what did not finish, reusing every finished stage.
  * The call polls `squeue` until the array has left the queue, then reads the records; an index that left none is a
  * failure, reported with its array index, config file and log file (and the log's last lines).
@@ -61,7 +62,7 @@ export async function runSlurmSweep(configs: readonly OrganismConfig[], options:
     for (const i of indexes) writeJsonAtomic(configFile(i), configs[i]);
     const script = path.join(sweepDir, "task.sh");
     fs.mkdirSync(path.join(sweepDir, "logs"), { recursive: true });
-    fs.writeFileSync(script, taskScript(cli, path.join(sweepDir, "configs"), out), { mode: 0o755 });
+    fs.writeFileSync(script, taskScript(cli, path.join(sweepDir, "configs"), outDir), { mode: 0o755 });
     const args = [
       "--parsable",
       `--array=${indexes.join(",")}`,
