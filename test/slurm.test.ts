@@ -68,6 +68,47 @@ async function waitFor<T>(what: string, probe: () => T | null, ms = 60_000): Pro
   }
 }
 
+/** `persona-kit run ...` through the committed launcher: exit status, stdout, stderr. */
+function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(ROOT, "kit", "bin", "persona-kit.cjs"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+const BUILT = fs.existsSync(path.join(ROOT, "kit", "dist", "cli-run.js"));
+
+describe.skipIf(!BUILT)("persona-kit run --config FILE --out DIR", () => {
+  it("persona-kit run --help lists --config and --out with its default; a missing or invalid config exits 2 naming it", () => {
+    const help = cli("run", "--help");
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: persona-kit run \[options\]/);
+    expect(help.stdout).toMatch(/--config FILE .*organism config.*RL config/);
+    expect(help.stdout).toMatch(/--out DIR .*\(default: out\/runs\)/);
+    const missing = cli("run", "--config", path.join(tmp, "nope.json"));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`--config ${path.join(tmp, "nope.json")}: no such file`);
+    const badFile = path.join(tmp, "bad.json");
+    fs.writeFileSync(badFile, JSON.stringify({ ...tiny(3), seed: -1 }));
+    const bad = cli("run", "--config", badFile);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/not a valid organism config: seed must be/);
+    expect(cli("run").stderr).toMatch(/--config FILE is required/);
+  });
+
+  it("persona-kit run --config FILE --out DIR computes every stage once, prints the record's path, and a rerun reuses it", () => {
+    const file = path.join(tmp, "one.json");
+    fs.writeFileSync(file, JSON.stringify(tiny(3)));
+    const out = path.join(tmp, "cli-out");
+    const first = cli("run", "--config", file, "--out", out);
+    expect(first.code, first.stderr).toBe(0);
+    const recordFile = path.join(out, organismHashes(tiny(3)).run, "record.json");
+    expect(first.stdout).toBe(`${recordFile}\n`);
+    expect(first.stderr.match(/computed in/g)).toHaveLength(5);
+    const again = cli("run", "--config", file, "--out", out);
+    expect(again.stdout).toBe(first.stdout);
+    expect(again.stderr).not.toMatch(/computed/);
+    expect(again.stderr.match(/reused/g)).toHaveLength(5);
+  });
+});
+
 describe("withStageLock(lockDir, fn)", () => {
   it("withStageLock(dir, fn) runs one holder at a time and takes over the lock of a dead process at once", async () => {
     const lock = path.join(tmp, "locks", "stage");
