@@ -119,15 +119,19 @@ async function slurm(command: string, args: string[]): Promise<string> {
   }
 }
 
-/** Poll squeue until no task of the array is pending or running. */
+/** Poll squeue until no task of the array is pending or running (a controller briefly unreachable is asked again). */
 async function waitForArray(jobId: string, pollMs: number): Promise<void> {
+  let failures = 0;
   for (;;) {
     let listed: string;
     try {
       listed = await slurm("squeue", ["-h", "-j", jobId, "-o", "%i %t"]);
+      failures = 0;
     } catch (e) {
       if (/Invalid job id/i.test((e as Error).message)) return; // already purged from the controller
-      throw e;
+      if (++failures >= 10) throw new Error(`${(e as Error).message} (10 times in a row while waiting for job ${jobId}; its tasks may still be running)`);
+      await new Promise((r) => setTimeout(r, Math.max(pollMs, 2000)));
+      continue;
     }
     if (listed.trim() === "") return;
     await new Promise((r) => setTimeout(r, pollMs));
