@@ -17,7 +17,8 @@ fail() { echo "slurm-up: $*" >&2; exit 1; }
 
 if [ "${1:-}" = "--down" ]; then
   for p in slurmd slurmctld munged; do
-    [ -f "$DIR/$p.pid" ] && kill "$(cat "$DIR/$p.pid")" 2>/dev/null || true
+    # shellcheck disable=SC2046 # one pid a line
+    [ -f "$DIR/$p.pid" ] && kill $(cat "$DIR/$p.pid") 2>/dev/null || true
   done
   exit 0
 fi
