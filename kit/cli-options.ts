@@ -17,7 +17,7 @@ export interface OptionSpec {
   help: string;
 }
 
-export type CommandName = "generate" | "inspect" | "serve" | "export-explorer";
+export type CommandName = "generate" | "inspect" | "serve" | "export-explorer" | "run";
 
 const MODEL: Record<string, OptionSpec> = {
   model: { type: "string", value: "PATH", help: "a Hugging Face model folder, a hub id (org/name) or a llama2.c checkpoint (.bin); required" },
@@ -61,6 +61,13 @@ export const COMMANDS: Record<CommandName, { summary: string; options: Record<st
       "max-new-tokens": { type: "string", value: "N", default: "24", help: "new tokens per generation in the page, an integer ≥ 1" },
       vectors: { type: "string", value: "PATH", help: "JSON { name: { layer, vector: number[], hook? } } of persona vectors to steer with and project on" },
       probes: { type: "string", value: "PATH", help: "JSON { name: { layer, weights: number[], bias, hook? } } of linear probes to colour tokens with" },
+    },
+  },
+  run: {
+    summary: "run (or find) one stage-cached organism or RL run from a JSON config, print its record's path (one task of a sweep: see docs/scale.md)",
+    options: {
+      config: { type: "string", value: "FILE", help: "a JSON organism config (as organismConfig returns) or RL config (rlConfig); required" },
+      out: { type: "string", value: "DIR", default: "out/runs", help: "the stage cache and run records, shared by every task of a sweep" },
     },
   },
 };

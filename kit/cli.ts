@@ -6,6 +6,7 @@
  *   persona-kit inspect --model PATH
  *   persona-kit serve --model PATH [--tokenizer PATH] [--port P] [--host 127.0.0.1] [--model-name NAME]
  *                     [--chat-template auto|world|model|plain|JINJA]
+ *   persona-kit run --config FILE [--out DIR]
  *   persona-kit <command> --help | persona-kit --version
  *
  * `generate` prints the generated text (prompt included, decoded by the model's own tokenizer) and one newline,
@@ -17,6 +18,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { COMMANDS, UsageError, commandHelp, numberOption, parseCommand, type CommandName } from "./cli-options";
 import { didYouMean } from "./util/editDistance";
+import { runCommand } from "./cli-run";
 import { generate } from "./runtime/generate";
 import { loadModel } from "./io/load";
 import { isChatTemplateName, isJinjaSource } from "./serve/template";
@@ -31,6 +33,7 @@ const USAGE = `usage:
                     [--chat-template auto|world|model|plain|JINJA] [--local-files-only]
   persona-kit export-explorer --model PATH --out DIR [--prompt TEXT] [--max-new-tokens N]
                               [--vectors PATH] [--probes PATH] [--local-files-only]
+  persona-kit run --config FILE [--out DIR]   one stage-cached organism or RL run (a sweep's task)
   persona-kit <command> --help     options of one command, with their defaults
   persona-kit --version
 
@@ -61,6 +64,7 @@ export async function main(argv: string[]): Promise<number> {
   const name = command as CommandName;
   if (rest.includes("--help") || rest.includes("-h")) return print(commandHelp(name));
   const values = parseCommand(name, rest);
+  if (name === "run") return runCommand(values);
   if (!values.model) throw new UsageError(`--model PATH is required; \`persona-kit ${name} --help\` lists the options`);
   const explorer = name === "export-explorer" ? explorerCommandOptions(values) : null;
   const checked = name === "generate" ? generateOptions(values) : name === "serve" ? serveOptions(values) : {};

@@ -219,6 +219,9 @@ export {
   type StageHashes,
 } from "./organisms/pipeline";
 export { runMany, workerPath, type RunManyOptions } from "./organisms/parallel";
+export { runSlurmSweep, type SlurmSweepOptions } from "./organisms/slurm";
+export { runOrganismTask, type RunOrganismTaskOptions } from "./organisms/task";
+export { withStageLock, lockOwner, type StageLockOptions, type LockOwner } from "./organisms/stage-lock";
 export { evaluateOrganism, evaluationPrompts, type EvaluateOptions } from "./organisms/evaluate";
 export {
   loadRunRecord,

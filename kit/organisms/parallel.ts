@@ -12,6 +12,11 @@
  * `npm run build` (runMany refuses a missing or out-of-date build rather than run old code under a new code hash).
  *
  *   const records = await runMany(seeds.flatMap((seed) => [shallow(seed), deep(seed)]), { workers: 2 });
+ *
+ * `executor: "slurm"` runs the same configs as one Slurm job array instead (`kit/organisms/slurm.ts`, docs/scale.md),
+ * with `outDir` on a directory every node shares; it resolves to the same records.
+ *
+ *   const records = await runMany(configs, { executor: "slurm", outDir: "/shared/runs", partition: "cpu", time: "1:00:00" });
  */
 import { fork, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -24,9 +29,16 @@ import { isStageCached, organismHashes, stageUnits, type OrganismEvent, type Sta
 import { loadRunRecord, type RunRecord, type StageName } from "./record";
 import { kitRoot, staleDistFiles } from "./version";
 import type { WorkerReply, WorkerTask } from "./worker";
+import { runSlurmSweep, type SlurmSweepOptions } from "./slurm";
 import { problemsError } from "../describe";
 
-export interface RunManyOptions {
+export interface RunManyOptions extends Omit<SlurmSweepOptions, "outDir"> {
+  /**
+   * "local" (default): worker processes on this machine. "slurm": one Slurm job array (`sbatch --array`), one task
+   * per run, with `partition`, `time`, `cpus`, `sbatchArgs`, `pollMs`; `outDir` must be shared by every node, and
+   * `workers`, `reuse: false`, `progress` and `onEvent` do not apply (see docs/scale.md).
+   */
+  executor?: "local" | "slurm";
   /** Worker processes (default: the number of CPUs), at most one per task. */
   workers?: number;
   /** Default "out/runs". */
@@ -78,6 +90,12 @@ export async function runMany(configs: readonly OrganismConfig[], options: RunMa
   if (!(Number.isInteger(workers) && workers > 0)) throw new RangeError(`runMany: options.workers must be a positive integer, received ${workers}`);
   const problems = configs.flatMap((c, i) => organismConfigProblems(c).map((p) => `configs[${i}]: ${p}`));
   if (problems.length) throw problemsError(`runMany: invalid organism config${problems.length > 1 ? "s" : ""}`, problems);
+  const { executor = "local" } = options;
+  if (executor === "slurm") {
+    if (!reuse) throw new RangeError("runMany: options.reuse false is for the local executor; with executor \"slurm\", remove the stages to recompute from outDir");
+    return runSlurmSweep(configs, { ...options, outDir });
+  }
+  if (executor !== "local") throw new RangeError(`runMany: options.executor must be "local" or "slurm", received ${JSON.stringify(executor)}`);
 
   const hashes = configs.map((c) => organismHashes(c));
   const records: (RunRecord | null)[] = configs.map((c, i) => {

@@ -5,7 +5,7 @@
  * of the source files that determine a run's numbers (backend, model, training, generation, tokenizers, io, the persona
  * world, the organism pipeline, the ONNX path and the runtime router that generation and caching go through, and the
  * low-level utilities they use (seeded RNG, validators) — not metrics (nor the interval statistics),
- * parallelism, display code or the transformers.js exporter). Stage hashes use `kit` + `sources`, not
+ * parallelism (local workers, the Slurm executor, stage locks), display code or the transformers.js exporter). Stage hashes use `kit` + `sources`, not
  * HEAD: HEAD moves with every unrelated commit, which would throw away every cached stage, while `sources` changes
  * exactly when code that could change the numbers does. The TypeScript sources are hashed when present (a checkout),
  * else the compiled `dist/` files, so the TS sources (tests) and the compiled worker processes agree on every hash.
@@ -28,7 +28,7 @@ export interface CodeVersion {
 const RESULT_DIRS = ["model", "train", "generate", "runtime", "tokenizers", "io", "world", "organisms", "onnx", "util"];
 const RESULT_FILES = ["backend"];
 /** Files in those folders that do not change any number. */
-const EXCLUDED = new Set(["organisms/metrics", "organisms/parallel", "organisms/worker", "organisms/version", "organisms/index", "onnx/export", "onnx/index", "util/stats"]);
+const EXCLUDED = new Set(["organisms/metrics", "organisms/parallel", "organisms/worker", "organisms/version", "organisms/slurm", "organisms/task", "organisms/stage-lock", "organisms/index", "onnx/export", "onnx/index", "util/stats"]);
 
 let cachedRoot: string | undefined;
 
@@ -123,7 +123,7 @@ export function staleDistFiles(): string[] {
   if (!hasSources()) return [];
   const root = kitRoot();
   const stale: string[] = [];
-  const files = [...resultSourceFiles("ts"), "organisms/worker.ts", "organisms/parallel.ts", "organisms/metrics.ts", "organisms/version.ts", "util/stats.ts"];
+  const files = [...resultSourceFiles("ts"), "organisms/worker.ts", "organisms/parallel.ts", "organisms/slurm.ts", "organisms/task.ts", "organisms/stage-lock.ts", "cli.ts", "cli-run.ts", "cli-options.ts", "organisms/metrics.ts", "organisms/version.ts", "util/stats.ts"];
   for (const f of files) {
     const src = path.join(root, f);
     const out = path.join(root, "dist", f.replace(/\.ts$/, ".js"));
