@@ -621,8 +621,12 @@ const GROUPS: { title: string; names: string[]; run: () => Promise<void>; needs?
     names: [
       "generate.stories260K.onnx.batch1.tokens_per_s",
       "generate.stories260K.onnx.batch1.speedup_over_tfjs",
+      "generate.stories260K.onnx.batch1.us_per_step",
       "generate.stories260K.onnx.batch32.tokens_per_s",
       "generate.stories260K.onnx.batch32.speedup_over_tfjs",
+      "generate.stories260K.runc.batch1.tokens_per_s",
+      "generate.stories260K.onnx.batch1.ratio_to_runc",
+      "generate.stories260K.onnx.batch32.ratio_to_runc",
     ],
     run: () => benchGenerateOnnx(onnxCtx, STORIES_BIN, GEN_NEW_TOKENS),
   },
