@@ -234,6 +234,7 @@ export {
   type LossPoint,
   type StageName,
 } from "./organisms/record";
+export { bootstrapMean, quantile } from "./util/stats";
 export {
   wilson,
   rate,

@@ -9,7 +9,7 @@ import { editDistance, nearMatches } from "../kit/util/editDistance";
 import { isPlainObject } from "../kit/util/object";
 import { fnv1a, hash2, mulberry32, normalSampler } from "../kit/util/rng";
 import { escapeHtml, escapeHtmlText } from "../kit/util/html";
-import { mean, quantile, wilson } from "../kit/util/stats";
+import { bootstrapMean, mean, quantile, wilson } from "../kit/util/stats";
 import { fields, section, showValue, unknownKeys } from "../kit/util/validate";
 import * as params from "../kit/model/params";
 import * as metrics from "../kit/organisms/metrics";
@@ -157,5 +157,18 @@ describe("kit/util imports nothing from the rest of the kit", () => {
       const text = fs.readFileSync(path.join(dir, f), "utf8");
       for (const m of text.matchAll(/from\s+"([^"]+)"/g)) expect(`${f}: ${m[1]}`).toMatch(/: \.\/[\w]+$/);
     }
+  });
+});
+
+describe("bootstrapMean(xs, { reps, seed })", () => {
+  it("bootstrapMean(xs) brackets the mean, is seeded, and collapses for constant values", () => {
+    const xs = [0.1, 0.4, 0.35, 0.8, 0.5, 0.2, 0.9, 0.3];
+    const a = bootstrapMean(xs, { seed: 1 });
+    expect(a.mean).toBeCloseTo(mean(xs), 12);
+    expect(a.lower).toBeLessThan(a.mean);
+    expect(a.upper).toBeGreaterThan(a.mean);
+    expect(bootstrapMean(xs, { seed: 1 })).toEqual(a);
+    expect(bootstrapMean([0.5, 0.5, 0.5])).toEqual({ mean: 0.5, lower: 0.5, upper: 0.5 });
+    expect(() => bootstrapMean([])).toThrow(/bootstrapMean: xs is empty/);
   });
 });

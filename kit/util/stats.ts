@@ -1,4 +1,5 @@
-/** Small statistics shared across the kit: Wilson score intervals for rates, means, quantiles of sorted samples. */
+/** Small statistics shared across the kit: Wilson score intervals for rates, means, quantiles, a bootstrap mean. */
+import { mulberry32 } from "./rng";
 
 export interface Interval {
   rate: number;
@@ -40,4 +41,21 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
 /** The arithmetic mean (NaN for no values). */
 export function mean(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/**
+ * The mean of `xs` with a percentile bootstrap 95% interval (resampling the values with replacement `reps` times,
+ * seeded): the interval of a mean over units such as prompts or seeds.
+ */
+export function bootstrapMean(xs: readonly number[], { reps = 2000, seed = 0 }: { reps?: number; seed?: number } = {}): { mean: number; lower: number; upper: number } {
+  if (xs.length === 0) throw new RangeError("bootstrapMean: xs is empty");
+  const rand = mulberry32(seed);
+  const means = new Float64Array(reps);
+  for (let r = 0; r < reps; r++) {
+    let s = 0;
+    for (let i = 0; i < xs.length; i++) s += xs[Math.floor(rand() * xs.length)];
+    means[r] = s / xs.length;
+  }
+  means.sort();
+  return { mean: mean(xs), lower: quantile(means, 0.025), upper: quantile(means, 0.975) };
 }
