@@ -31,6 +31,8 @@ const CURATED = [
   "04-rl-reward-hacking-and-reflection",
   "05-inoculation-prompting",
   "06-api-persona-robustness",
+  "07-persona-vectors-and-caa",
+  "08-emergent-misalignment-eval",
 ];
 const SECONDS_OPTIONS = { "--timeout-per-cell": "timeoutPerCellMs", "--idle-timeout": "idleTimeoutMs", "--progress-every": "progressEveryMs" };
 
