@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeReport } from "../kit/notebook/report";
+import { copyPlotly, writeReport } from "../kit/notebook/report";
 import { runNotebook, type NotebookRun } from "../kit/notebook/runner";
 import { closeRenderer, findChromium } from "../kit/viz/render";
 
@@ -109,16 +109,79 @@ describe.skipIf(!BUILT)(`notebooks/00-quickstart.ipynb${skipReason(!BUILT, "kit/
     }
   }, 60_000);
 
-  it.skipIf(!fs.existsSync(NBCONVERT))(`jupyter nbconvert --execute runs the quickstart with the tslab kernel${skipReason(!fs.existsSync(NBCONVERT), "no Debian jupyter-nbconvert")}`, () => {
-    const out = path.join(OUT, "nbconvert");
-    fs.mkdirSync(out, { recursive: true });
-    execFileSync(
-      NBCONVERT,
-      ["--to", "notebook", "--execute", "--ExecutePreprocessor.kernel_name=persona-kit", "--ExecutePreprocessor.timeout=300", "--output-dir", out, NOTEBOOK],
-      { cwd: path.dirname(NOTEBOOK), env: { ...process.env, JUPYTER_PATH: path.join(ROOT, "jupyter") }, stdio: "pipe", timeout: 240_000 },
-    );
-    const nb = JSON.parse(fs.readFileSync(path.join(out, "00-quickstart.ipynb"), "utf8")) as { cells: Cell[] };
-    expect(outputsOf(nb.cells).filter((o) => o.output_type === "error")).toEqual([]);
-    expect(figuresOf(nb.cells).length).toBe(3);
-  }, 240_000);
 });
+
+/** Draw an HTML page in headless Chromium; returns how many plotly figures have a drawn SVG with data, and page errors. */
+async function drawnFigures(file: string, expected: number): Promise<{ drawn: number; imgs: number; errors: string[] }> {
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({
+    executablePath: findChromium()!,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.route(/^https?:/, (route) => route.abort()); // no network: nbconvert's template links require.js and MathJax on a CDN
+    await page.goto(`file://${file}`);
+    if (expected > 0) await page.waitForFunction((n) => document.querySelectorAll(".js-plotly-plot").length >= n, expected, { timeout: 20_000 });
+    else await page.waitForTimeout(1000);
+    const counts = await page.evaluate(() => ({
+      drawn: [...document.querySelectorAll(".js-plotly-plot")].filter((p) => [...p.querySelectorAll(".overplot .mlayer")].some((layer) => layer.childElementCount > 0)).length,
+      imgs: [...document.querySelectorAll(".pk-plot img")].filter((i) => (i as HTMLImageElement).naturalWidth > 0).length,
+    }));
+    return { ...counts, errors };
+  } finally {
+    await browser.close();
+  }
+}
+
+describe.skipIf(!BUILT || !fs.existsSync(NBCONVERT))(
+  `notebooks/00-quickstart.ipynb in real Jupyter${skipReason(!BUILT, "kit/dist is not built")}${skipReason(!fs.existsSync(NBCONVERT), "no Debian jupyter-nbconvert")}`,
+  () => {
+    const out = path.join(OUT, "nbconvert");
+    const saved = path.join(out, "00-quickstart.ipynb");
+    let nb: { cells: Cell[] };
+
+    beforeAll(() => {
+      fs.rmSync(out, { recursive: true, force: true });
+      fs.mkdirSync(out, { recursive: true });
+      execFileSync(
+        NBCONVERT,
+        ["--to", "notebook", "--execute", "--ExecutePreprocessor.kernel_name=persona-kit", "--ExecutePreprocessor.timeout=300", "--output-dir", out, NOTEBOOK],
+        { cwd: path.dirname(NOTEBOOK), env: { ...process.env, JUPYTER_PATH: path.join(ROOT, "jupyter") }, stdio: "pipe", timeout: 240_000 },
+      );
+      nb = JSON.parse(fs.readFileSync(saved, "utf8")) as { cells: Cell[] };
+    }, 240_000);
+
+    afterAll(async () => {
+      await closeRenderer();
+    });
+
+    it("jupyter nbconvert --execute runs the quickstart with the tslab kernel", () => {
+      expect(outputsOf(nb.cells).filter((o) => o.output_type === "error")).toEqual([]);
+      expect(figuresOf(nb.cells).length).toBe(3);
+      if (findChromium()) for (const f of figuresOf(nb.cells)) expect(String(f.data?.["image/png"]).length).toBeGreaterThan(1000);
+    });
+
+    it("the notebook Jupyter saves stays under 1 MB: the plotly bundle output is replaced by a stub (update_display_data)", () => {
+      const size = fs.statSync(saved).size;
+      console.log(`quickstart saved by nbconvert --execute: ${(size / 1e6).toFixed(3)} MB`);
+      expect(size).toBeLessThanOrEqual(1_000_000);
+      const bundles = outputsOf(nb.cells).filter((o) => (o.metadata?.["persona-kit"] as { kind?: string } | undefined)?.kind === "plotly-bundle");
+      expect(bundles.length).toBe(1); // the first figure's cell: the stub that replaced the 4.96 MB script
+      const stub = Object.fromEntries(Object.entries(bundles[0].data ?? {}).map(([mime, v]) => [mime, joined(v)])); // nbformat splits strings into lines
+      expect(stub).toEqual({ "text/html": "", "text/plain": "(plotly.js was loaded inline for this session; not saved)" });
+    });
+
+    it.skipIf(!findChromium())(`jupyter nbconvert --to html of the saved notebook draws every figure (vendor/plotly.min.js beside it), else shows its PNG${skipReason(!findChromium(), "no chromium")}`, async () => {
+      execFileSync(NBCONVERT, ["--to", "html", "--output-dir", out, saved], { stdio: "pipe", timeout: 60_000 });
+      const html = path.join(out, "00-quickstart.html");
+      const alone = await drawnFigures(html, 0); // no plotly.js reachable: every figure keeps its PNG
+      expect(alone).toMatchObject({ drawn: 0, imgs: 3, errors: [] });
+      copyPlotly(path.join(out, "vendor", "plotly.min.js"));
+      const served = await drawnFigures(html, 3);
+      expect(served).toMatchObject({ drawn: 3, errors: [] });
+    }, 60_000);
+  },
+);
