@@ -20,7 +20,9 @@
  *   3. `/files/notebooks/vendor/plotly.min.js`  Jupyter serving the repository root (notebooks/vendor/)
  *   4. `/files/vendor/plotly.min.js`       Jupyter serving the notebooks folder itself
  * When none loads (offline viewers, viewers without JavaScript, GitHub), the PNG stays. The 4.8 MB bundle is
- * never inlined in a figure.
+ * never inlined in a figure. The PNG is there twice on purpose (Jupyter saves every MIME type of an output and renders
+ * one): the `<img>` in `text/html` is what JupyterLab, the Notebook and nbconvert's HTML show when plotly.js cannot
+ * load (a saved notebook reopened), `image/png` is what viewers and exports that skip HTML show (LaTeX/PDF, GitHub).
  *
  * In a notebook, the first `show()` of the process first emits one extra `display_data` holding the whole bundle
  * inline (`<script>…plotly.min.js…</script>`, metadata `{ "persona-kit": { kind: "plotly-bundle" } }`, a
@@ -30,7 +32,8 @@
  * Notebook and `nbconvert --execute` all keep the updated data — is the 0.1 kB stub, not the 4.96 MB bundle. The
  * `transient` field alone would not do: Jupyter drops only `transient` itself when saving, never the data. The kit's
  * notebook runner also strips the stub when it saves. The bundle's UMD wrapper never calls AMD `define` (it assigns
- * `window.Plotly`), so it does not clash with the require.js of the classic Notebook. See docs/jupyter-size.md.
+ * `window.Plotly`), so it does not clash with the require.js of the classic Notebook. README, "Figures, tables,
+ * progress", says why this and not the other options.
  *
  * The PNG is rendered before anything is displayed (`render.ts`), so `show` returns a Promise: write
  * `await show(fig)` (tslab cells allow top-level await). `show` never throws for display reasons: a failed render
