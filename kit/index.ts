@@ -122,7 +122,7 @@ export {
   type ScatterOptions,
   type TokenHeatmapOptions,
 } from "./viz/figures";
-export { show, figureHtml, plotlyBundleDisplay, resetPlotlyBundle, PLOTLY_MIME, PLOTLY_URLS, type ShowOptions } from "./viz/show";
+export { show, figureHtml, plotlyBundleDisplay, plotlyBundleStub, resetPlotlyBundle, PLOTLY_MIME, PLOTLY_URLS, type ShowOptions } from "./viz/show";
 export {
   renderPng,
   renderSvg,

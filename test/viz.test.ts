@@ -26,7 +26,7 @@ import {
 import type { DisplayData } from "../kit/viz/jupyter";
 import { progress } from "../kit/viz/progress";
 import { closeRenderer, findChromium, plotlyBundlePath, rendererBrowser, savePng, saveSvg, setRendererIdleClose } from "../kit/viz/render";
-import { figureHtml, plotlyBundleDisplay, PLOTLY_MIME, PLOTLY_URLS, show } from "../kit/viz/show";
+import { figureHtml, plotlyBundleDisplay, plotlyBundleStub, PLOTLY_MIME, PLOTLY_URLS, show } from "../kit/viz/show";
 import { showTable, tableHtml, tableText } from "../kit/viz/table";
 
 const nodeRequire = require; // Node's CommonJS require: the same module cache as the kit's
@@ -230,23 +230,31 @@ describe("show", () => {
     expect(out).toBe('Figure "Two bars": 1 trace (bar)\n');
   });
 
-  it("in a notebook emits the plotly bundle once per process, then one figure display with plotly JSON, HTML and PNG", async () => {
+  it("in a notebook emits the plotly bundle once per process, replaces it by a stub after the first figure, and one display per figure with plotly JSON, HTML and PNG", async () => {
     const heat = heatmapFigure([[1, -1], [0, 2]], { title: "Signed heatmap" });
     const got = await withFakeNotebook(async () => {
       await show(fig);
       await show(heat, { width: 500, height: 300 });
     });
-    expect(got.map((g) => (g.d.metadata["persona-kit"] as { kind: string }).kind)).toEqual(["plotly-bundle", "figure", "figure"]);
-    expect(got.every((g) => g.update === false)).toBe(true);
-
+    // bundle, first figure, then the bundle replaced by its stub (so a notebook saved by Jupyter stays small), figure
+    expect(got.map((g) => [(g.d.metadata["persona-kit"] as { kind: string }).kind, g.update])).toEqual([
+      ["plotly-bundle", false],
+      ["figure", false],
+      ["plotly-bundle", true],
+      ["figure", false],
+    ]);
     const bundle = got[0].d;
+    const id = bundle.transient.display_id as string;
+    expect(id).toMatch(/^persona-kit-plotly-[0-9a-f]{12}$/);
+    expect(got[2].d).toEqual(plotlyBundleStub(id));
+    expect(JSON.stringify(got[2].d.data).length).toBeLessThan(200);
     const source = fs.readFileSync(plotlyBundlePath(), "utf8");
     expect(bundle.data["text/html"]).toBe(`<script type="text/javascript">${source}</script>`);
     expect(source.length).toBeGreaterThan(4_000_000);
     expect(source).not.toMatch(/define\.amd|typeof define/); // the UMD wrapper assigns window.Plotly, never AMD
 
     const htmls: string[] = [];
-    for (const [g, f, size] of [[got[1], fig, [720, 480]], [got[2], heat, [500, 300]]] as const) {
+    for (const [g, f, size] of [[got[1], fig, [720, 480]], [got[3], heat, [500, 300]]] as const) {
       const { data, metadata } = g.d;
       const mimes = Object.keys(data).sort();
       expect(mimes).toEqual([PLOTLY_MIME, "text/html", ...(CHROMIUM ? ["image/png"] : []), "text/plain"].sort());

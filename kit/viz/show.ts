@@ -20,13 +20,20 @@
  *   3. `/files/notebooks/vendor/plotly.min.js`  Jupyter serving the repository root (notebooks/vendor/)
  *   4. `/files/vendor/plotly.min.js`       Jupyter serving the notebooks folder itself
  * When none loads (offline viewers, viewers without JavaScript, GitHub), the PNG stays. The 4.8 MB bundle is
- * never inlined in a figure.
+ * never inlined in a figure. The PNG is there twice on purpose (Jupyter saves every MIME type of an output and renders
+ * one): the `<img>` in `text/html` is what JupyterLab, the Notebook and nbconvert's HTML show when plotly.js cannot
+ * load (a saved notebook reopened), `image/png` is what viewers and exports that skip HTML show (LaTeX/PDF, GitHub).
  *
  * In a notebook, the first `show()` of the process first emits one extra `display_data` holding the whole bundle
- * inline (`<script>…plotly.min.js…</script>`, metadata `{ "persona-kit": { kind: "plotly-bundle" } }`), so a live
- * Jupyter session renders figures without serving any file. The notebook runner strips that output when it saves
- * a notebook. The bundle's UMD wrapper never calls AMD `define` (it assigns `window.Plotly`), so it does not clash
- * with the require.js of the classic Notebook.
+ * inline (`<script>…plotly.min.js…</script>`, metadata `{ "persona-kit": { kind: "plotly-bundle" } }`, a
+ * `transient.display_id`), so a live Jupyter session renders figures without serving any file. Once the figure
+ * after it is displayed, `show` replaces that output with an empty stub by `update_display_data` (same display id):
+ * the browser has run the script by then (`window.Plotly` stays), and what Jupyter saves — JupyterLab, the classic
+ * Notebook and `nbconvert --execute` all keep the updated data — is the 0.1 kB stub, not the 4.96 MB bundle. The
+ * `transient` field alone would not do: Jupyter drops only `transient` itself when saving, never the data. The kit's
+ * notebook runner also strips the stub when it saves. The bundle's UMD wrapper never calls AMD `define` (it assigns
+ * `window.Plotly`), so it does not clash with the require.js of the classic Notebook. README, "Figures, tables,
+ * progress", says why this and not the other options.
  *
  * The PNG is rendered before anything is displayed (`render.ts`), so `show` returns a Promise: write
  * `await show(fig)` (tslab cells allow top-level await). `show` never throws for display reasons: a failed render
@@ -72,7 +79,7 @@ export async function show(fig: Figure, options: ShowOptions = {}): Promise<void
     process.stdout.write(`${summary(json)}\n`);
     return;
   }
-  emitPlotlyBundle(writer);
+  const bundleId = emitPlotlyBundle(writer);
   let pngBase64: string | null = null;
   if (png !== false) {
     if (findChromium() === null) {
@@ -104,6 +111,7 @@ export async function show(fig: Figure, options: ShowOptions = {}): Promise<void
   } catch (e) {
     warnOnce("write", `show: the notebook display failed: ${(e as Error).message}`);
   }
+  if (bundleId !== null) unloadPlotlyBundle(writer, bundleId);
 }
 
 /** The HTML of one figure: a sized div holding the PNG (when given) and the loader script. */
@@ -174,30 +182,42 @@ export function summary(fig: Figure): string {
 }
 
 /**
- * Emit the inline plotly bundle once per process (see the file comment). The runner calls
- * `resetPlotlyBundle()` when it starts a new notebook in the same process.
+ * Emit the inline plotly bundle once per process (see the file comment); returns its display id, or null when
+ * nothing was emitted. The runner calls `resetPlotlyBundle()` when it starts a new notebook in the same process.
  */
-function emitPlotlyBundle(writer: WriteDisplayData): void {
+function emitPlotlyBundle(writer: WriteDisplayData): string | null {
   const g = globalThis as Record<symbol, unknown>;
-  if (g[BUNDLE_FLAG] || process.env.PERSONA_KIT_INLINE_PLOTLY === "0") return;
+  if (g[BUNDLE_FLAG] || process.env.PERSONA_KIT_INLINE_PLOTLY === "0") return null;
   let source: string;
   try {
     source = fs.readFileSync(plotlyBundlePath(), "utf8");
   } catch (e) {
     warnOnce("bundle", `show: cannot read plotly.min.js (${(e as Error).message}); figures show their PNG until plotly is served`);
     g[BUNDLE_FLAG] = true;
-    return;
+    return null;
   }
+  const displayId = `persona-kit-plotly-${randomBytes(6).toString("hex")}`;
   try {
-    writer(plotlyBundleDisplay(source), false);
+    writer(plotlyBundleDisplay(source, displayId), false);
     g[BUNDLE_FLAG] = true;
+    return displayId;
+  } catch (e) {
+    warnOnce("write", `show: the notebook display failed: ${(e as Error).message}`);
+    return null;
+  }
+}
+
+/** Replace the bundle output by its stub (`update_display_data`), so that a saved notebook does not carry it. */
+function unloadPlotlyBundle(writer: WriteDisplayData, displayId: string): void {
+  try {
+    writer(plotlyBundleStub(displayId), true);
   } catch (e) {
     warnOnce("write", `show: the notebook display failed: ${(e as Error).message}`);
   }
 }
 
-/** The display_data that loads plotly.js inline (exported for the runner's tests). */
-export function plotlyBundleDisplay(source: string = fs.readFileSync(plotlyBundlePath(), "utf8")): DisplayData {
+/** The display_data that loads plotly.js inline, under `displayId` (exported for the runner's tests). */
+export function plotlyBundleDisplay(source: string = fs.readFileSync(plotlyBundlePath(), "utf8"), displayId?: string): DisplayData {
   const safe = source.replace(/<\/script/gi, "<\\/script");
   return {
     data: {
@@ -205,7 +225,16 @@ export function plotlyBundleDisplay(source: string = fs.readFileSync(plotlyBundl
       "text/plain": "(plotly.js loaded for this session's figures)",
     },
     metadata: { "persona-kit": { kind: "plotly-bundle" } },
-    transient: {},
+    transient: displayId ? { display_id: displayId } : {},
+  };
+}
+
+/** What replaces the bundle output once its script has run: nothing visible, 0.1 kB in a saved notebook. */
+export function plotlyBundleStub(displayId: string): DisplayData {
+  return {
+    data: { "text/html": "", "text/plain": "(plotly.js was loaded inline for this session; not saved)" },
+    metadata: { "persona-kit": { kind: "plotly-bundle" } },
+    transient: { display_id: displayId },
   };
 }
 
