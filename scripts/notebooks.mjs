@@ -33,6 +33,7 @@ const CURATED = [
   "06-api-persona-robustness",
   "07-persona-vectors-and-caa",
   "08-emergent-misalignment-eval",
+  "09-logit-lens-and-patching",
 ];
 const SECONDS_OPTIONS = { "--timeout-per-cell": "timeoutPerCellMs", "--idle-timeout": "idleTimeoutMs", "--progress-every": "progressEveryMs" };
 
