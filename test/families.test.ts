@@ -154,3 +154,81 @@ describe.each(Object.keys(CHECKPOINTS))("the %s family from its Hugging Face che
     }
   });
 });
+
+/** Largest |a − b| over two tensors of one shape (equal infinities count as 0). */
+function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
+  expect(b.shape).toEqual(a.shape);
+  const [x, y] = [a.dataSync(), b.dataSync()];
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, x[i] === y[i] ? 0 : Math.abs(x[i] - y[i]));
+  return worst;
+}
+
+describe.each(["qwen3", "olmo2", "phi3", "gemma2"])("the %s family's hooks, caches, steering and ragged generation", (type) => {
+  it("runWithCacheOnnx(tokens) gives every hook point of runWithCache within 1e-4; steeringHook and ragged greedy generation agree on both runtimes", () => {
+    const { model } = family(type);
+    try {
+      const names = model.hookNames();
+      const placement = model.cfg.normPlacement ?? "pre";
+      expect(names.includes("blocks.0.ln1_post.hook_normalized")).toBe(placement !== "pre");
+      expect(names.includes("blocks.0.ln1.hook_normalized")).toBe(placement !== "post");
+      const a = tfjs(() => model.runWithCache([TOKENS, [...TOKENS].reverse()]));
+      const b = runWithCacheOnnx(model, [TOKENS, [...TOKENS].reverse()]);
+      try {
+        expect(b.cache.keys()).toEqual(names);
+        const worst = Math.max(maxDiff(a.logits, b.logits), ...names.map((n) => maxDiff(a.cache.get(n), b.cache.get(n))));
+        expect(worst).toBeLessThan(1e-4);
+      } finally {
+        for (const r of [a, b]) {
+          r.logits.dispose();
+          r.cache.dispose();
+        }
+      }
+      const steer = steeringHook(Array.from({ length: 32 }, (_, i) => Math.sin(i)), { layer: 1, hook: "resid_mid", coefficient: 4 });
+      const prompts = [PROMPT, [7, 8], TOKENS.slice(0, 9)];
+      const greedyA = tfjs(() => generate(model, prompts, { maxNewTokens: 6, temperature: 0, fwdHooks: [steer] }));
+      const greedyB = generateOnnx(model, prompts, { maxNewTokens: 6, temperature: 0, fwdHooks: [steer] });
+      expect(greedyB.sequences).toEqual(greedyA.sequences);
+      expect(greedyA.newTokens).not.toEqual(generateOnnx(model, prompts, { maxNewTokens: 6, temperature: 0 }).newTokens); // the steering acts
+      const alone = generateOnnx(model, [TOKENS.slice(0, 9)], { maxNewTokens: 6, temperature: 0, fwdHooks: [steer] });
+      expect(greedyB.newTokens[2]).toEqual(alone.newTokens[0]); // left padding changes nothing, windows included
+    } finally {
+      clearOnnxSessions(model);
+      model.dispose();
+    }
+  });
+});
+
+describe("saving the families back to Hugging Face folders", () => {
+  it.each(Object.keys(CHECKPOINTS))("saveHfFolder(%s model, dir) writes its model_type, config keys and tensor names; loadHfFolder reads the same logits back", (type) => {
+    const { hf, model } = family(type);
+    const dir = path.join(tmp.root, `saved-${type}`);
+    try {
+      saveHfFolder(model, dir);
+      const written = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Json;
+      expect([written.model_type, written.architectures]).toEqual([hf.model_type, hf.architectures]);
+      for (const k of ["sliding_window", "attn_logit_softcapping", "final_logit_softcapping", "query_pre_attn_scalar"]) if (k in hf) expect(written[k], k).toEqual(hf[k]);
+      const names = [...readSafetensors(path.join(dir, "model.safetensors")).keys()].sort();
+      expect(names).toEqual([...tensorShapes(hf).keys()].sort());
+      const back = loadHfFolder(dir, { tokenizer: null });
+      const [x, y] = tfjs(() => [model.run([TOKENS]), back.run([TOKENS])]);
+      expect(maxDiff(x, y)).toBe(0);
+      tf.dispose([x, y]);
+      back.dispose();
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it("configToHf(cfg) refuses a variant that no model_type expresses, naming the fields and hfModelType", () => {
+    const cfg = makeConfig({ family: "llama", d_model: 32, n_heads: 4, d_vocab: 61, qkNorm: "head", attnSoftcap: 5 });
+    expect(() => configToHf(cfg)).toThrow(/configToHf: model_type "llama" cannot express this config's qkNorm, attnSoftcap; set cfg.hfModelType/);
+    expect(configToHf({ ...cfg, attnSoftcap: undefined, hfModelType: "qwen3" }).model_type).toBe("qwen3");
+  });
+
+  it("configFromHf(config) refuses partial rotary factors and bad layer_types, and makeConfig names bad variant fields", () => {
+    expect(() => configFromHf({ ...CHECKPOINTS.phi3, partial_rotary_factor: 0.75 })).toThrow(/partial_rotary_factor 0.75 is not supported/);
+    expect(() => configFromHf({ ...CHECKPOINTS.gemma2, layer_types: ["sliding_attention"] })).toThrow(/layer_types must list num_hidden_layers \(3\) entries/);
+    expect(() => makeConfig({ family: "llama", normPlacement: "middle" as never, slidingWindow: 0, slidingLayers: [true] })).toThrow(/normPlacement[\s\S]*slidingWindow[\s\S]*slidingLayers must be null or n_layers \(2\) booleans/);
+  });
+});

@@ -241,7 +241,7 @@ function variantToHf(cfg: ModelConfig, type: string): Json {
   const sliding = cfg.slidingWindow ?? null;
   const layers = Array.from({ length: cfg.n_layers }, (_, l) => isSlidingLayer(cfg, l));
   if (type === "gemma2") {
-    Object.assign(out, { hidden_activation: "gelu_pytorch_tanh", query_pre_attn_scalar: cfg.attnScale ? 1 / cfg.attnScale ** 2 : cfg.d_head });
+    Object.assign(out, { hidden_activation: "gelu_pytorch_tanh", query_pre_attn_scalar: cfg.attnScale ? Number((1 / cfg.attnScale ** 2).toPrecision(12)) : cfg.d_head });
     Object.assign(out, { attn_logit_softcapping: cfg.attnSoftcap ?? null, final_logit_softcapping: cfg.finalSoftcap ?? null });
   }
   if (type === "qwen3" || ((type === "qwen2") && sliding !== null)) {

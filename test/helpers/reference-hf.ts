@@ -8,6 +8,7 @@
  */
 
 type Json = Record<string, unknown>;
+type Vec = Float64Array<ArrayBufferLike>;
 /** Tensors by Hugging Face name, row-major, Linear weights [out, in]. */
 export type HfWeights = ReadonlyMap<string, Float32Array>;
 
@@ -29,7 +30,7 @@ export interface ReferenceFaults {
 }
 
 /** y = W x for a [out, in] matrix (optionally a row block [rowStart, rowStart + rows)). */
-function matvec(W: Float32Array, x: Float64Array, rows: number, rowStart = 0): Float64Array {
+function matvec(W: Float32Array, x: Vec, rows: number, rowStart = 0): Vec {
   const n = x.length;
   const y = new Float64Array(rows);
   for (let o = 0; o < rows; o++) {
@@ -41,7 +42,7 @@ function matvec(W: Float32Array, x: Float64Array, rows: number, rowStart = 0): F
   return y;
 }
 
-function rmsNorm(x: Float64Array, w: Float32Array, eps: number, offset: number): Float64Array {
+function rmsNorm(x: Vec, w: Float32Array, eps: number, offset: number): Vec {
   let ms = 0;
   for (const v of x) ms += v * v;
   const r = 1 / Math.sqrt(ms / x.length + eps);
@@ -50,10 +51,10 @@ function rmsNorm(x: Float64Array, w: Float32Array, eps: number, offset: number):
 
 const silu = (x: number) => x / (1 + Math.exp(-x));
 const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
-const add = (a: Float64Array, b: Float64Array) => a.map((v, i) => v + b[i]);
+const add = (a: Vec, b: Vec) => a.map((v, i) => v + b[i]);
 
 /** Rotate-half RoPE of one head vector at position `pos`. */
-function rope(x: Float64Array, pos: number, theta: number): Float64Array {
+function rope(x: Vec, pos: number, theta: number): Vec {
   const dh = x.length;
   const half = dh / 2;
   const out = new Float64Array(dh);
@@ -127,9 +128,9 @@ function arch(hf: Json, faults: ReferenceFaults): Arch {
 }
 
 /** Queries, keys and values of one position: [heads][dh] each, q/k normed as the model type does. */
-function qkv(a: Arch, w: HfWeights, p: string, x: Float64Array, faults: ReferenceFaults): { q: Float64Array[]; k: Float64Array[]; v: Float64Array[] } {
+function qkv(a: Arch, w: HfWeights, p: string, x: Vec, faults: ReferenceFaults): { q: Vec[]; k: Vec[]; v: Vec[] } {
   const { H, K, dh } = a;
-  let q: Float64Array, k: Float64Array, v: Float64Array;
+  let q: Vec, k: Vec, v: Vec;
   if (a.type === "phi3") {
     const Wqkv = w.get(p + "self_attn.qkv_proj.weight")!;
     [q, k, v] = [matvec(Wqkv, x, H * dh, 0), matvec(Wqkv, x, K * dh, H * dh), matvec(Wqkv, x, K * dh, (H + K) * dh)];
@@ -144,15 +145,15 @@ function qkv(a: Arch, w: HfWeights, p: string, x: Float64Array, faults: Referenc
   const qn = w.get(p + "self_attn.q_norm.weight");
   const kn = w.get(p + "self_attn.k_norm.weight");
   if (qn && kn && !faults.noQkNorm && a.type === "olmo2") [q, k] = [rmsNorm(q, qn, a.eps, 0), rmsNorm(k, kn, a.eps, 0)];
-  const heads = (y: Float64Array, n: number) => Array.from({ length: n }, (_, h) => y.slice(h * dh, (h + 1) * dh));
-  let qh = heads(q, H);
-  let kh = heads(k, K);
+  const heads = (y: Vec, n: number) => Array.from({ length: n }, (_, h) => y.slice(h * dh, (h + 1) * dh));
+  let qh: Vec[] = heads(q, H);
+  let kh: Vec[] = heads(k, K);
   if (qn && kn && !faults.noQkNorm && a.type !== "olmo2") [qh, kh] = [qh.map((y) => rmsNorm(y, qn, a.eps, a.offset)), kh.map((y) => rmsNorm(y, kn, a.eps, a.offset))];
   return { q: qh, k: kh, v: heads(v, K) };
 }
 
 /** One attention layer over all positions: the o_proj outputs, [T][d]. */
-function attention(a: Arch, w: HfWeights, p: string, l: number, xs: Float64Array[], faults: ReferenceFaults): Float64Array[] {
+function attention(a: Arch, w: HfWeights, p: string, l: number, xs: Vec[], faults: ReferenceFaults): Vec[] {
   const { H, K, dh } = a;
   const per = xs.map((x, t) => {
     const { q, k, v } = qkv(a, w, p, x, faults);
@@ -181,8 +182,8 @@ function attention(a: Arch, w: HfWeights, p: string, l: number, xs: Float64Array
   });
 }
 
-function mlp(a: Arch, w: HfWeights, p: string, x: Float64Array, faults: ReferenceFaults): Float64Array {
-  let gate: Float64Array, up: Float64Array;
+function mlp(a: Arch, w: HfWeights, p: string, x: Vec, faults: ReferenceFaults): Vec {
+  let gate: Vec, up: Vec;
   if (a.type === "phi3") {
     const W = w.get(p + "mlp.gate_up_proj.weight")!;
     [gate, up] = [matvec(W, x, a.m, 0), matvec(W, x, a.m, a.m)];
@@ -192,11 +193,11 @@ function mlp(a: Arch, w: HfWeights, p: string, x: Float64Array, faults: Referenc
 }
 
 /** Logits at every position, [T][V], in float64. */
-export function referenceLogits(hf: Json, w: HfWeights, tokens: readonly number[], faults: ReferenceFaults = {}): Float64Array[] {
+export function referenceLogits(hf: Json, w: HfWeights, tokens: readonly number[], faults: ReferenceFaults = {}): Vec[] {
   const a = arch(hf, faults);
-  const norm = (x: Float64Array, name: string) => rmsNorm(x, w.get(name)!, a.eps, a.offset);
+  const norm = (x: Vec, name: string) => rmsNorm(x, w.get(name)!, a.eps, a.offset);
   const E = w.get("model.embed_tokens.weight")!;
-  let xs = tokens.map((t) => Float64Array.from(E.subarray(t * a.d, (t + 1) * a.d), (v) => (a.type === "gemma2" ? v * Math.sqrt(a.d) : v)));
+  let xs: Vec[] = tokens.map((t) => Float64Array.from(E.subarray(t * a.d, (t + 1) * a.d), (v) => (a.type === "gemma2" ? v * Math.sqrt(a.d) : v)));
   for (let l = 0; l < a.L; l++) {
     const p = `model.layers.${l}.`;
     if (a.type === "olmo2" && !faults.preNormInsteadOfPost) {
@@ -208,7 +209,7 @@ export function referenceLogits(hf: Json, w: HfWeights, tokens: readonly number[
       xs = xs.map((x) => add(x, mlp(a, w, p, norm(x, p + "post_feedforward_layernorm.weight"), faults)));
     } else if (a.type === "gemma2") {
       // Gemma 2: pre- and post-norms around both sublayers.
-      const post = (y: Float64Array, n: string) => (faults.noPostNorm ? y : norm(y, p + n));
+      const post = (y: Vec, n: string) => (faults.noPostNorm ? y : norm(y, p + n));
       xs = add2(xs, attention(a, w, p, l, xs.map((x) => norm(x, p + "input_layernorm.weight")), faults).map((y) => post(y, "post_attention_layernorm.weight")));
       xs = xs.map((x) => add(x, post(mlp(a, w, p, norm(x, p + "pre_feedforward_layernorm.weight"), faults), "post_feedforward_layernorm.weight")));
     } else {
@@ -223,7 +224,7 @@ export function referenceLogits(hf: Json, w: HfWeights, tokens: readonly number[
   });
 }
 
-function add2(xs: Float64Array[], ys: Float64Array[]): Float64Array[] {
+function add2(xs: Vec[], ys: Vec[]): Vec[] {
   return xs.map((x, i) => add(x, ys[i]));
 }
 
