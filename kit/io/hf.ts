@@ -581,8 +581,12 @@ export function saveHfFolder(model: HookedTransformer, dir: string, { dtype = "F
   writeJson(path.join(dir, "generation_config.json"), { bos_token_id: cfg.bosTokenId, eos_token_id: cfg.eosTokenId, pad_token_id: cfg.padTokenId });
 }
 
+/** config.json keys that transformers' strict config classes type as float: an integral value is written as `50.0`. */
+const FLOAT_KEYS = ["attn_logit_softcapping", "final_logit_softcapping"];
+
 function writeJson(file: string, obj: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(obj, (_k, v) => (v === undefined ? undefined : v), 2) + "\n");
+  const text = JSON.stringify(obj, (_k, v) => (v === undefined ? undefined : v), 2).replace(new RegExp(`^(  "(?:${FLOAT_KEYS.join("|")})": -?\\d+)(,?)$`, "gm"), "$1.0$2");
+  fs.writeFileSync(tmp, text + "\n");
   fs.renameSync(tmp, file);
 }
