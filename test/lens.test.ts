@@ -258,9 +258,11 @@ describe("tokens and cache files", () => {
 });
 
 describe("sliding-window configs", () => {
-  it("configFromHf refuses a Qwen2 config with use_sliding_window true, accepts it off", () => {
+  it("configFromHf reads a Qwen2 config with use_sliding_window true as Hugging Face does (layers ≥ max_window_layers slide), and ignores the window when it is off", () => {
     const qwen = { model_type: "qwen2", hidden_size: 32, num_attention_heads: 4, num_key_value_heads: 2, num_hidden_layers: 2, intermediate_size: 64, vocab_size: 97, max_position_embeddings: 4096, sliding_window: 1024 };
-    expect(() => configFromHf({ ...qwen, use_sliding_window: true })).toThrow(/use_sliding_window with sliding_window 1024 < max_position_embeddings is not supported/);
-    expect(configFromHf({ ...qwen, use_sliding_window: false }).d_model).toBe(32);
+    const on = configFromHf({ ...qwen, use_sliding_window: true, max_window_layers: 1 });
+    expect([on.slidingWindow, on.slidingLayers]).toEqual([1024, [false, true]]);
+    expect(configFromHf({ ...qwen, use_sliding_window: true }).slidingWindow).toBeUndefined(); // max_window_layers defaults to 28
+    expect(configFromHf({ ...qwen, use_sliding_window: false }).slidingWindow).toBeUndefined();
   });
 });

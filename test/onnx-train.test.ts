@@ -106,6 +106,11 @@ const FAMILIES: [string, ModelConfigInput][] = [
   ["Llama, interleaved RoPE, GQA, tied", { family: "llama", d_model: 32, n_layers: 2, n_heads: 4, n_key_value_heads: 2, d_vocab: 61, n_ctx: 16, ropeStyle: "interleaved", tiedEmbeddings: true }],
   ["Qwen2-style biases, GQA", { family: "llama", d_model: 32, n_layers: 2, n_heads: 4, n_key_value_heads: 1, d_vocab: 61, n_ctx: 16, attnBias: true }],
   ["GPT-2, relu", { family: "gpt2", d_model: 32, n_layers: 1, n_heads: 2, d_vocab: 61, n_ctx: 16, actFn: "relu" }],
+  // The Llama variants of docs/families.md.
+  ["Qwen3-style per-head q/k norms, d_head ≠ d/H", { family: "llama", d_model: 32, n_layers: 2, n_heads: 4, n_key_value_heads: 2, d_head: 16, d_vocab: 61, n_ctx: 16, qkNorm: "head" }],
+  ["OLMo 2-style post-norms and full q/k norms", { family: "llama", d_model: 32, n_layers: 2, n_heads: 4, d_vocab: 61, n_ctx: 16, qkNorm: "full", normPlacement: "post" }],
+  ["Gemma 2-style soft-caps, (1 + w) pre/post norms, scaled embeddings, local/global windows", { family: "llama", d_model: 32, n_layers: 2, n_heads: 4, n_key_value_heads: 2, d_vocab: 61, n_ctx: 16, tiedEmbeddings: true, actFn: "gelu_new", normPlacement: "both", normOffset: 1, embedScale: Math.sqrt(32), attnScale: 12 ** -0.5, attnSoftcap: 1.5, finalSoftcap: 2.5, slidingWindow: 4, slidingLayers: [true, false] }],
+  ["Mistral-style sliding window", { family: "llama", d_model: 32, n_layers: 2, n_heads: 4, n_key_value_heads: 2, d_vocab: 61, n_ctx: 16, slidingWindow: 3 }],
 ];
 
 describe("OnnxLossGrad (gradient graphs)", () => {

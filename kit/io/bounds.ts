@@ -76,6 +76,9 @@ export function expectedParamCount(cfg: ModelConfig): number {
   if (cfg.attnBias) layer += h * dh + 2 * kv * dh;
   if (cfg.attnOutBias) layer += d;
   if (cfg.mlpBias) layer += m + d;
+  if ((cfg.normPlacement ?? "pre") === "both") layer += 2 * d;
+  if (cfg.qkNorm === "head") layer += 2 * dh;
+  if (cfg.qkNorm === "full") layer += h * dh + kv * dh;
   return v * d + (gpt2 ? n_ctx * d : 0) + L * layer + (gpt2 ? 2 : 1) * d + (cfg.tiedEmbeddings ? 0 : d * v);
 }
 

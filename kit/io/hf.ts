@@ -9,7 +9,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { resolveConfig, validateConfig, type ActFn, type ModelConfig } from "../model/config";
+import { isSlidingLayer, resolveConfig, validateConfig, type ActFn, type ModelConfig } from "../model/config";
 import { paramShapes } from "../model/params";
 import { HookedTransformer } from "../model/transformer";
 import { loadTokenizer } from "../tokenizers/load";
@@ -21,7 +21,57 @@ import { checkTensorsFinite, checkWeightsMatchConfig, weightsInventory } from ".
 type Json = Record<string, unknown>;
 
 const GPT2_TYPES = new Set(["gpt2"]);
-const LLAMA_TYPES = new Set(["llama", "qwen2", "mistral", "smollm", "smollm2"]);
+const LLAMA_TYPES = new Set(["llama", "qwen2", "mistral", "smollm", "smollm2", "qwen3", "olmo2", "phi3", "gemma2"]);
+
+/**
+ * The architecture-variant fields of a Llama-like `model_type` (kit/model/config.ts): q/k norms (Qwen3, OLMo 2),
+ * norm placement (OLMo 2 post-norms, Gemma 2 pre and post), Gemma 2's (1 + w) norms, √d embedding scale, attention
+ * scale and soft-caps, and sliding windows (Mistral, Qwen2/3 `use_sliding_window`, Phi-3, Gemma 2's even layers).
+ */
+function variantFromHf(type: string, hf: Json, d: number, problems: string[]): Partial<ModelConfig> {
+  const out: Partial<ModelConfig> = {};
+  if (!["llama", "qwen2", "smollm", "smollm2"].includes(type)) out.hfModelType = type;
+  if (type === "qwen3") out.qkNorm = "head";
+  if (type === "olmo2") Object.assign(out, { qkNorm: "full", normPlacement: "post" });
+  if (type === "gemma2") {
+    const scalar = hf.query_pre_attn_scalar;
+    Object.assign(out, { normPlacement: "both", normOffset: 1, embedScale: Math.sqrt(d), attnSoftcap: hf.attn_logit_softcapping ?? null, finalSoftcap: hf.final_logit_softcapping ?? null });
+    if (typeof scalar === "number") out.attnScale = 1 / Math.sqrt(scalar);
+  }
+  const sliding = slidingFromHf(type, hf, problems);
+  if (sliding) Object.assign(out, sliding);
+  return out;
+}
+
+/** The sliding window and the layers it applies to, as Hugging Face's config classes derive them (null: none). */
+function slidingFromHf(type: string, hf: Json, problems: string[]): Pick<ModelConfig, "slidingWindow" | "slidingLayers"> | null {
+  const window = hf.sliding_window;
+  const n = hf.num_hidden_layers as number;
+  if (window === undefined || window === null) return null;
+  if (type === "qwen2" || type === "qwen3") {
+    if (hf.use_sliding_window !== true) return null;
+  } else if (!["mistral", "phi3", "gemma2"].includes(type)) return null;
+  if (!(typeof window === "number" && Number.isInteger(window) && window > 0)) {
+    problems.push(`field "sliding_window" must be null or a positive integer, received ${JSON.stringify(window)}`);
+    return null;
+  }
+  const types = hf.layer_types;
+  if (Array.isArray(types)) {
+    if (types.length !== n || !types.every((t) => t === "sliding_attention" || t === "full_attention")) {
+      problems.push(`layer_types must list num_hidden_layers (${n}) entries "sliding_attention" or "full_attention", received ${JSON.stringify(types)}`);
+      return null;
+    }
+    return { slidingWindow: window, slidingLayers: types.map((t) => t === "sliding_attention") };
+  }
+  const layers = Array.from({ length: Number.isInteger(n) ? n : 0 }, (_, i) => i);
+  if (type === "gemma2") return { slidingWindow: window, slidingLayers: layers.map((i) => i % 2 === 0) };
+  if (type === "qwen2" || type === "qwen3") {
+    const from = typeof hf.max_window_layers === "number" ? hf.max_window_layers : 28; // the config class default
+    const slidingLayers = layers.map((i) => i >= from);
+    return slidingLayers.some(Boolean) ? { slidingWindow: window, slidingLayers } : null;
+  }
+  return { slidingWindow: window, slidingLayers: null };
+}
 
 /** Read and map a Hugging Face `config.json` to a kit config; every missing or unsupported field is reported at once. */
 export function configFromHf(hf: Json, where = "configFromHf"): ModelConfig {
@@ -66,18 +116,15 @@ export function configFromHf(hf: Json, where = "configFromHf"): ModelConfig {
   } else if (LLAMA_TYPES.has(type)) {
     const d = num("hidden_size");
     const heads = num("num_attention_heads");
-    const act = String(hf.hidden_act ?? "silu");
+    const act = String(hf.hidden_activation ?? hf.hidden_act ?? "silu"); // Gemma names it hidden_activation
     const actFn = ({ silu: "silu", gelu: "gelu", gelu_pytorch_tanh: "gelu_new", relu: "relu" } as Record<string, ActFn>)[act];
     if (!actFn) problems.push(`hidden_act ${JSON.stringify(act)} is not supported (silu, gelu, relu)`);
     const scaling = hf.rope_scaling as Json | null | undefined;
     if (scaling && scaling.rope_type !== "default" && scaling.type !== "default") {
       problems.push(`rope_scaling ${JSON.stringify(scaling)} is not supported (only unscaled RoPE)`);
     }
-    if (type === "mistral" && typeof hf.sliding_window === "number" && hf.sliding_window < num("max_position_embeddings", 0)) {
-      problems.push(`sliding_window attention (${hf.sliding_window}) is not supported`);
-    }
-    if (type === "qwen2" && hf.use_sliding_window === true && typeof hf.sliding_window === "number" && hf.sliding_window < num("max_position_embeddings", 0)) {
-      problems.push(`use_sliding_window with sliding_window ${hf.sliding_window} < max_position_embeddings is not supported (the model would attend beyond its window); set use_sliding_window false only if every input is shorter than the window`);
+    if (typeof hf.partial_rotary_factor === "number" && hf.partial_rotary_factor !== 1) {
+      problems.push(`partial_rotary_factor ${hf.partial_rotary_factor} is not supported (RoPE over the whole head only)`);
     }
     const qwen = type === "qwen2";
     input = resolveConfig({
@@ -97,10 +144,11 @@ export function configFromHf(hf: Json, where = "configFromHf"): ModelConfig {
       attnBias: qwen ? true : Boolean(hf.attention_bias),
       attnOutBias: qwen ? false : Boolean(hf.attention_bias),
       mlpBias: Boolean(hf.mlp_bias),
-      tiedEmbeddings: (hf.tie_word_embeddings as boolean | undefined) ?? false,
+      tiedEmbeddings: (hf.tie_word_embeddings as boolean | undefined) ?? type.startsWith("gemma"),
       bosTokenId: tokenId("bos_token_id"),
       eosTokenId: tokenId("eos_token_id"),
       padTokenId: tokenId("pad_token_id"),
+      ...variantFromHf(type, hf, d, problems),
     });
   } else {
     throw new RangeError(`${where}: model_type ${JSON.stringify(hf.model_type)} is not supported; expected one of ${[...GPT2_TYPES, ...LLAMA_TYPES].join(", ")}`);
@@ -135,9 +183,10 @@ export function configToHf(cfg: ModelConfig): Json {
     };
   }
   const qwen = cfg.attnBias && !cfg.attnOutBias;
-  return {
-    architectures: [qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"],
-    model_type: qwen ? "qwen2" : "llama",
+  const type = cfg.hfModelType ?? (qwen ? "qwen2" : cfg.slidingWindow != null ? "mistral" : "llama");
+  const json: Json = {
+    architectures: [ARCHITECTURES[type] ?? "LlamaForCausalLM"],
+    model_type: type,
     hidden_size: cfg.d_model,
     intermediate_size: cfg.d_mlp,
     num_hidden_layers: cfg.n_layers,
@@ -150,10 +199,58 @@ export function configToHf(cfg: ModelConfig): Json {
     rope_theta: cfg.ropeTheta,
     rope_scaling: null,
     hidden_act: cfg.actFn === "gelu_new" ? "gelu_pytorch_tanh" : cfg.actFn,
-    attention_bias: qwen ? undefined : cfg.attnBias || cfg.attnOutBias,
+    attention_bias: type === "qwen2" ? undefined : cfg.attnBias || cfg.attnOutBias,
     mlp_bias: cfg.mlpBias,
     ...common,
+    ...variantToHf(cfg, type),
   };
+  checkVariantRoundTrip(cfg, json);
+  return json;
+}
+
+const VARIANT_FIELDS = ["qkNorm", "normPlacement", "normOffset", "embedScale", "attnScale", "attnSoftcap", "finalSoftcap", "slidingWindow", "slidingLayers"] as const;
+
+/** Refuse to write a config.json that would load back as a different architecture (a variant no model_type expresses). */
+function checkVariantRoundTrip(cfg: ModelConfig, json: Json): void {
+  const back = configFromHf(json, "configToHf");
+  const norm = (c: ModelConfig, k: (typeof VARIANT_FIELDS)[number]): unknown => {
+    const v = c[k];
+    if (k === "slidingLayers") return c.slidingWindow == null ? null : Array.from({ length: c.n_layers }, (_, l) => isSlidingLayer(c, l)).join();
+    if (typeof v === "number") return Number(v.toPrecision(12));
+    return v ?? { qkNorm: "none", normPlacement: "pre", normOffset: 0, embedScale: 1 }[k as string] ?? null;
+  };
+  const differ = VARIANT_FIELDS.filter((k) => norm(cfg, k) !== norm(back, k));
+  if (differ.length) {
+    throw new RangeError(`configToHf: model_type ${JSON.stringify(json.model_type)} cannot express this config's ${differ.join(", ")}; set cfg.hfModelType to the Hugging Face model_type that has them (${Object.keys(ARCHITECTURES).join(", ")})`);
+  }
+}
+
+const ARCHITECTURES: Record<string, string> = {
+  llama: "LlamaForCausalLM",
+  qwen2: "Qwen2ForCausalLM",
+  qwen3: "Qwen3ForCausalLM",
+  mistral: "MistralForCausalLM",
+  olmo2: "Olmo2ForCausalLM",
+  phi3: "Phi3ForCausalLM",
+  gemma2: "Gemma2ForCausalLM",
+};
+
+/** The config.json keys of a variant's features (the inverse of `variantFromHf`). */
+function variantToHf(cfg: ModelConfig, type: string): Json {
+  const out: Json = {};
+  const sliding = cfg.slidingWindow ?? null;
+  const layers = Array.from({ length: cfg.n_layers }, (_, l) => isSlidingLayer(cfg, l));
+  if (type === "gemma2") {
+    Object.assign(out, { hidden_activation: "gelu_pytorch_tanh", query_pre_attn_scalar: cfg.attnScale ? Number((1 / cfg.attnScale ** 2).toPrecision(12)) : cfg.d_head });
+    Object.assign(out, { attn_logit_softcapping: cfg.attnSoftcap ?? null, final_logit_softcapping: cfg.finalSoftcap ?? null });
+  }
+  if (type === "qwen3" || ((type === "qwen2") && sliding !== null)) {
+    const first = layers.indexOf(true);
+    Object.assign(out, { use_sliding_window: sliding !== null, max_window_layers: first < 0 ? cfg.n_layers : first });
+  }
+  if (sliding !== null || cfg.hfModelType) out.sliding_window = sliding;
+  if (sliding !== null) out.layer_types = layers.map((b) => (b ? "sliding_attention" : "full_attention"));
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -298,13 +395,17 @@ function hfSpecs(cfg: ModelConfig, prefix: string): HfTensorSpec[] {
   const qPerm = permute && { ...permute, nHeads: cfg.n_heads };
   const kPerm = permute && { ...permute, nHeads: cfg.n_key_value_heads };
   same("model.embed_tokens.weight", "embed.W_E");
+  const type = cfg.hfModelType ?? "llama";
   for (let l = 0; l < cfg.n_layers; l++) {
     const h = `model.layers.${l}.`;
     const k = `blocks.${l}.`;
-    same(h + "input_layernorm.weight", k + "ln1.w");
-    transposed(h + "self_attn.q_proj.weight", k + "attn.W_Q", qPerm);
-    transposed(h + "self_attn.k_proj.weight", k + "attn.W_K", kPerm);
-    transposed(h + "self_attn.v_proj.weight", k + "attn.W_V");
+    for (const [hf, kit] of normNames(cfg)) same(h + hf, k + kit);
+    if (type === "phi3") fusedSpecs(specs, cfg, h, k);
+    else {
+      transposed(h + "self_attn.q_proj.weight", k + "attn.W_Q", qPerm);
+      transposed(h + "self_attn.k_proj.weight", k + "attn.W_K", kPerm);
+      transposed(h + "self_attn.v_proj.weight", k + "attn.W_V");
+    }
     if (cfg.attnBias) {
       bias(h + "self_attn.q_proj.bias", k + "attn.b_Q", qPerm);
       bias(h + "self_attn.k_proj.bias", k + "attn.b_K", kPerm);
@@ -312,9 +413,10 @@ function hfSpecs(cfg: ModelConfig, prefix: string): HfTensorSpec[] {
     }
     transposed(h + "self_attn.o_proj.weight", k + "attn.W_O");
     if (cfg.attnOutBias) bias(h + "self_attn.o_proj.bias", k + "attn.b_O");
-    same(h + "post_attention_layernorm.weight", k + "ln2.w");
-    transposed(h + "mlp.gate_proj.weight", k + "mlp.W_gate");
-    transposed(h + "mlp.up_proj.weight", k + "mlp.W_in");
+    if (type !== "phi3") {
+      transposed(h + "mlp.gate_proj.weight", k + "mlp.W_gate");
+      transposed(h + "mlp.up_proj.weight", k + "mlp.W_in");
+    }
     if (cfg.mlpBias) bias(h + "mlp.up_proj.bias", k + "mlp.b_in");
     transposed(h + "mlp.down_proj.weight", k + "mlp.W_out");
     if (cfg.mlpBias) bias(h + "mlp.down_proj.bias", k + "mlp.b_out");
@@ -322,6 +424,48 @@ function hfSpecs(cfg: ModelConfig, prefix: string): HfTensorSpec[] {
   same("model.norm.weight", "ln_final.w");
   if (!cfg.tiedEmbeddings) transposed("lm_head.weight", "unembed.W_U");
   return specs;
+}
+
+/**
+ * A Llama-like layer's norm tensors (Hugging Face name under `model.layers.L.` → kit name under `blocks.L.`). The
+ * names mean different things per model type: Llama's post_attention_layernorm is the MLP's pre-norm (ln2); OLMo 2's
+ * and Gemma 2's is the attention output's post-norm (ln1_post).
+ */
+function normNames(cfg: ModelConfig): [string, string][] {
+  const placement = cfg.normPlacement ?? "pre";
+  const names: [string, string][] =
+    placement === "pre"
+      ? [["input_layernorm.weight", "ln1.w"], ["post_attention_layernorm.weight", "ln2.w"]]
+      : placement === "post"
+        ? [["post_attention_layernorm.weight", "ln1_post.w"], ["post_feedforward_layernorm.weight", "ln2_post.w"]]
+        : [["input_layernorm.weight", "ln1.w"], ["post_attention_layernorm.weight", "ln1_post.w"], ["pre_feedforward_layernorm.weight", "ln2.w"], ["post_feedforward_layernorm.weight", "ln2_post.w"]];
+  if (cfg.qkNorm === "head" || cfg.qkNorm === "full") names.push(["self_attn.q_norm.weight", "attn.q_norm.w"], ["self_attn.k_norm.weight", "attn.k_norm.w"]);
+  return names;
+}
+
+/** Phi-3's fused projections: qkv_proj [(H + 2K)·dh, d] (rows Q, K, V) and gate_up_proj [2m, d] (rows gate, up), split at load. */
+function fusedSpecs(specs: HfTensorSpec[], cfg: ModelConfig, h: string, k: string): void {
+  const { d_model: d, d_mlp: m } = cfg;
+  const q = cfg.n_heads * cfg.d_head;
+  const kv = cfg.n_key_value_heads * cfg.d_head;
+  const fused = (name: string, parts: [string, number][]) => {
+    const cols = parts.reduce((a, [, w]) => a + w, 0);
+    specs.push({
+      name,
+      shape: [cols, d],
+      toKit: (data, out) => {
+        const t = transpose2d(data, cols, d); // [d, cols]
+        let start = 0;
+        for (const [kit, width] of parts) {
+          out.set(k + kit, sliceCols(t, d, cols, start, width));
+          start += width;
+        }
+      },
+      fromKit: (p) => transpose2d(concatCols(parts.map(([kit, width]) => ({ data: p.get(k + kit)!, cols: width })), d), d, cols),
+    });
+  };
+  fused(h + "self_attn.qkv_proj.weight", [["attn.W_Q", q], ["attn.W_K", kv], ["attn.W_V", kv]]);
+  fused(h + "mlp.gate_up_proj.weight", [["mlp.W_gate", m], ["mlp.W_in", m]]);
 }
 
 /** GPT-2 checkpoints always store biases; a kit config without them reads them as absent (must be zero) and writes zeros. */
@@ -437,8 +581,12 @@ export function saveHfFolder(model: HookedTransformer, dir: string, { dtype = "F
   writeJson(path.join(dir, "generation_config.json"), { bos_token_id: cfg.bosTokenId, eos_token_id: cfg.eosTokenId, pad_token_id: cfg.padTokenId });
 }
 
+/** config.json keys that transformers' strict config classes type as float: an integral value is written as `50.0`. */
+const FLOAT_KEYS = ["attn_logit_softcapping", "final_logit_softcapping"];
+
 function writeJson(file: string, obj: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(obj, (_k, v) => (v === undefined ? undefined : v), 2) + "\n");
+  const text = JSON.stringify(obj, (_k, v) => (v === undefined ? undefined : v), 2).replace(new RegExp(`^(  "(?:${FLOAT_KEYS.join("|")})": -?\\d+)(,?)$`, "gm"), "$1.0$2");
+  fs.writeFileSync(tmp, text + "\n");
   fs.renameSync(tmp, file);
 }

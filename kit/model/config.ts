@@ -47,6 +47,37 @@ export interface ModelConfig {
   padTokenId: number | null;
   /** Compute attention per head and expose `blocks.L.attn.hook_result` [B, T, H, d] (TransformerLens's use_attn_result). */
   useAttnResult?: boolean;
+
+  // Architecture variants (docs/families.md). Absent means the GPT-2 / Llama behaviour; every field below is optional
+  // so that existing configs, and the models built from them, stay bit-identical.
+  /** Where the norms sit around each sublayer: "pre" (default: `x + f(ln(x))`), "post" (OLMo 2: `x + ln(f(x))`), "both" (Gemma 2/3: `x + ln_post(f(ln(x)))`). */
+  normPlacement?: NormPlacement;
+  /** RMSNorm of queries and keys before RoPE: "head" (Qwen3, Gemma 3: each head, weight [d_head]) or "full" (OLMo 2: the whole projection, weight [heads·d_head]). Default "none". */
+  qkNorm?: QkNorm;
+  /** Norm weights act as `normOffset + w` (Gemma: 1, weights stored around 0). Default 0. */
+  normOffset?: number;
+  /** Token embeddings are multiplied by this (Gemma: √d_model). Default 1. */
+  embedScale?: number;
+  /** Attention scores are `q·k × attnScale`. Default 1/√d_head (Gemma 2: query_pre_attn_scalar^-½). */
+  attnScale?: number;
+  /** Soft-capping of attention scores, `cap·tanh(s/cap)` before the mask (Gemma 2). Default none. */
+  attnSoftcap?: number | null;
+  /** Soft-capping of the final logits, `cap·tanh(z/cap)` (Gemma 2). Default none. */
+  finalSoftcap?: number | null;
+  /** Sliding-window attention: a query at position i sees keys j with i − window < j ≤ i (Mistral, Qwen2/3, Phi-3, Gemma local layers). Default none. */
+  slidingWindow?: number | null;
+  /** Which layers use the sliding window (one boolean per layer); default every layer when `slidingWindow` is set. */
+  slidingLayers?: boolean[] | null;
+  /** The Hugging Face `model_type` a config came from (qwen3, olmo2, phi3, gemma2, …): the format `saveHfFolder` writes. */
+  hfModelType?: string;
+}
+
+export type NormPlacement = "pre" | "post" | "both";
+export type QkNorm = "none" | "head" | "full";
+
+/** Whether layer `l` attends through the sliding window. */
+export function isSlidingLayer(cfg: Pick<ModelConfig, "slidingWindow" | "slidingLayers">, l: number): boolean {
+  return cfg.slidingWindow != null && (cfg.slidingLayers?.[l] ?? true);
 }
 
 export type ModelConfigInput = Partial<ModelConfig> & { family: ModelFamily };
@@ -154,6 +185,7 @@ export function configProblems(cfg: Partial<ModelConfig>): string[] {
   tokenId("bosTokenId");
   tokenId("eosTokenId");
   tokenId("padTokenId");
+  variantProblems(c, problems);
 
   if (okHeads && okKv && (c.n_heads as number) % (c.n_key_value_heads as number) !== 0) {
     problems.push(`n_heads (${c.n_heads}) must be a multiple of n_key_value_heads (${c.n_key_value_heads})`);
@@ -165,6 +197,26 @@ export function configProblems(cfg: Partial<ModelConfig>): string[] {
     problems.push(`d_head × n_heads must equal d_model for family "gpt2": ${c.d_head} × ${c.n_heads} ≠ ${c.d_model}`);
   }
   return problems;
+}
+
+/** Problems with the optional architecture-variant fields (only those present are checked). */
+function variantProblems(c: Record<string, unknown>, problems: string[]): void {
+  const has = (k: string) => c[k] !== undefined && c[k] !== null;
+  const f = fields(problems, c);
+  if (has("normPlacement")) f.oneOf("normPlacement", ["pre", "post", "both"], { quote: true });
+  if (has("qkNorm")) f.oneOf("qkNorm", ["none", "head", "full"], { quote: true });
+  for (const k of ["embedScale", "attnScale", "attnSoftcap", "finalSoftcap"]) if (has(k)) f.posNum(k, "a positive number");
+  if (has("normOffset") && !(typeof c.normOffset === "number" && Number.isFinite(c.normOffset))) problems.push(`normOffset must be a finite number, received ${showValue(c.normOffset)}`);
+  if (has("slidingWindow")) f.posInt("slidingWindow");
+  if (has("slidingLayers")) {
+    const v = c.slidingLayers;
+    if (!Array.isArray(v) || v.length !== c.n_layers || !v.every((b) => typeof b === "boolean")) {
+      problems.push(`slidingLayers must be null or n_layers (${c.n_layers}) booleans, received ${showValue(v)}`);
+    }
+  }
+  if ((has("qkNorm") && c.qkNorm !== "none") || (has("normPlacement") && c.normPlacement !== "pre")) {
+    if (c.family !== "llama") problems.push(`qkNorm and normPlacement other than "pre" need family "llama", received ${showValue(c.family)}`);
+  }
 }
 
 /** Throw one error listing every problem (or return the config unchanged when it is valid). */

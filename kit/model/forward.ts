@@ -1,5 +1,6 @@
 /**
- * The model: one decoder-only transformer for the GPT-2 and Llama families, written once against a small op
+ * The model: one decoder-only transformer for the GPT-2 and Llama families (and the Llama variants Qwen3, OLMo 2,
+ * Phi-3, Gemma 2 through the optional config fields of kit/model/config.ts), written once against a small op
  * interface (`ForwardOps`). Every runtime derives from this definition and none restates it:
  * - `kit/model/tfjs-ops.ts` runs it eagerly on TensorFlow.js (autograd, JS hooks): the reference path;
  * - `kit/onnx/graph.ts` records it into an ONNX graph (hook points as outputs, steering vectors as inputs, a KV-cache
@@ -9,7 +10,7 @@
  * (past + new), H = n_heads, K = n_key_value_heads, G = H / K, dh = d_head, d = d_model, m = d_mlp, V = d_vocab.
  * `reshape` follows ONNX: a 0 keeps the input's size on that axis, -1 infers it, so the definition holds for any B, T.
  */
-import type { ModelConfig } from "./config";
+import { isSlidingLayer, type ModelConfig } from "./config";
 import type { BlockHookName, HookName } from "./hooks";
 
 export type Activation = ModelConfig["actFn"];
@@ -25,8 +26,9 @@ export interface ForwardOps<V> {
   add(a: V, b: V): V;
   mul(a: V, b: V): V;
   scale(a: V, s: number): V;
-  /** `hook(normalize(x)) · w (+ b)` over the last axis, LayerNorm ("layer") or RMSNorm ("rms"). */
-  norm(x: V, o: { kind: "layer" | "rms"; w: V; b?: V; eps: number; hook: HookName }): V;
+  tanh(x: V): V;
+  /** `hook(normalize(x)) · (offset + w) (+ b)` over the last axis, LayerNorm ("layer") or RMSNorm ("rms"); no hook point when `hook` is absent. */
+  norm(x: V, o: { kind: "layer" | "rms"; w: V; b?: V; eps: number; hook?: HookName; offset?: number }): V;
   activation(name: Activation, x: V): V;
   reshape(x: V, shape: readonly number[]): V;
   transpose(x: V, perm: readonly number[]): V;
@@ -56,21 +58,28 @@ export interface ForwardInputs<V> {
   positions: V;
   /** Additive [B|1, 1, T, Tk]: 0 where query i may see key j, -∞ elsewhere; null when nothing is masked. */
   mask: V | null;
+  /** The same for sliding-window layers (keys older than `cfg.slidingWindow` hidden too); absent without a window. */
+  windowMask?: V | null;
 }
 
 const blockHook = (l: number, h: BlockHookName): HookName => `blocks.${l}.${h}`;
 
 /** The model. Returns logits [B, T, V]. */
-export function forward<V>(cfg: ModelConfig, ops: ForwardOps<V>, { tokens, positions, mask }: ForwardInputs<V>): V {
+export function forward<V>(cfg: ModelConfig, ops: ForwardOps<V>, { tokens, positions, mask, windowMask = null }: ForwardInputs<V>): V {
   const { n_heads: H, n_key_value_heads: K, d_head: dh } = cfg;
   const llama = cfg.family === "llama";
+  const placement = cfg.normPlacement ?? "pre";
+  const [preNorm, postNorm] = [placement !== "post", placement !== "pre"];
   const p = (name: string) => ops.param(name);
   const bias = (on: boolean, name: string) => (on ? p(name) : undefined);
-  const norm = (x: V, prefix: string, hook: HookName) =>
-    ops.norm(x, { kind: llama ? "rms" : "layer", w: p(`${prefix}.w`), b: llama ? undefined : p(`${prefix}.b`), eps: cfg.normEps, hook });
+  const offset = cfg.normOffset || undefined;
+  const norm = (x: V, prefix: string, hook?: HookName) =>
+    ops.norm(x, { kind: llama ? "rms" : "layer", w: p(`${prefix}.w`), b: llama ? undefined : p(`${prefix}.b`), eps: cfg.normEps, hook, offset });
+  const softcap = (x: V, cap: number | null | undefined) => (cap ? ops.scale(ops.tanh(ops.scale(x, 1 / cap)), cap) : x);
 
-  // Embedding.
-  let x = ops.hook("hook_embed", ops.embed(p("embed.W_E"), tokens)); // [B, T, d]
+  // Embedding (Gemma scales it by √d).
+  const emb = ops.embed(p("embed.W_E"), tokens);
+  let x = ops.hook("hook_embed", cfg.embedScale ? ops.scale(emb, cfg.embedScale) : emb); // [B, T, d]
   if (!llama) x = ops.add(x, ops.hook("hook_pos_embed", ops.embed(p("pos_embed.W_pos"), positions))); // [B, T, d]
 
   // RoPE cos/sin at each token's position.
@@ -91,9 +100,16 @@ export function forward<V>(cfg: ModelConfig, ops: ForwardOps<V>, { tokens, posit
     x = hk("hook_resid_pre", x); // [B, T, d]
 
     // --- Attention ---
-    const a = norm(x, pre + "ln1", blockHook(l, "ln1.hook_normalized")); // [B, T, d]
-    let q = hk("attn.hook_q", ops.reshape(ops.linear(a, p(pre + "attn.W_Q"), bias(cfg.attnBias, pre + "attn.b_Q")), [0, 0, H, dh])); // [B, T, H, dh]
-    let k = hk("attn.hook_k", ops.reshape(ops.linear(a, p(pre + "attn.W_K"), bias(cfg.attnBias, pre + "attn.b_K")), [0, 0, K, dh])); // [B, T, K, dh]
+    const a = preNorm ? norm(x, pre + "ln1", blockHook(l, "ln1.hook_normalized")) : x; // [B, T, d]
+    // Queries and keys, optionally RMS-normed over the whole projection (OLMo 2) or head by head (Qwen3, Gemma 3).
+    const qk = (W: string, b: string, n: string, heads: number): V => {
+      let y = ops.linear(a, p(pre + W), bias(cfg.attnBias, pre + b)); // [B, T, heads·dh]
+      if (cfg.qkNorm === "full") y = norm(y, pre + n);
+      y = ops.reshape(y, [0, 0, heads, dh]); // [B, T, heads, dh]
+      return cfg.qkNorm === "head" ? norm(y, pre + n) : y;
+    };
+    let q = hk("attn.hook_q", qk("attn.W_Q", "attn.b_Q", "attn.q_norm", H)); // [B, T, H, dh]
+    let k = hk("attn.hook_k", qk("attn.W_K", "attn.b_K", "attn.k_norm", K)); // [B, T, K, dh]
     const v = hk("attn.hook_v", ops.reshape(ops.linear(a, p(pre + "attn.W_V"), bias(cfg.attnBias, pre + "attn.b_V")), [0, 0, K, dh])); // [B, T, K, dh]
     if (llama) {
       q = hk("attn.hook_rot_q", ops.rope(q, cos!, sin!)); // [B, T, H, dh]
@@ -103,26 +119,29 @@ export function forward<V>(cfg: ModelConfig, ops: ForwardOps<V>, { tokens, posit
     // Query heads sharing a key/value head are laid side by side on the query axis: one batched product per group.
     const qg = ops.reshape(ops.transpose(q, [0, 2, 1, 3]), [0, K, -1, dh]); // [B, K, G·T, dh]
     const raw = ops.reshape(ops.bmm(qg, kv.k, { transposeB: true }), [0, H, -1, 0]); // [B, H, T, Tk]
-    const scaled = ops.scale(raw, 1 / Math.sqrt(dh));
-    const scores = hk("attn.hook_attn_scores", mask ? ops.add(scaled, mask) : scaled); // [B, H, T, Tk]
+    const scaled = softcap(ops.scale(raw, cfg.attnScale ?? 1 / Math.sqrt(dh)), cfg.attnSoftcap);
+    const m = isSlidingLayer(cfg, l) ? windowMask : mask;
+    const scores = hk("attn.hook_attn_scores", m ? ops.add(scaled, m) : scaled); // [B, H, T, Tk]
     const pattern = hk("attn.hook_pattern", ops.softmax(scores)); // [B, H, T, Tk]
     const zg = ops.bmm(ops.reshape(pattern, [0, K, -1, 0]), kv.v); // [B, K, G·T, dh]
     const z = hk("attn.hook_z", ops.transpose(ops.reshape(zg, [0, H, -1, dh]), [0, 2, 1, 3])); // [B, T, H, dh]
-    const attnOut = hk("hook_attn_out", cfg.useAttnResult ? attnFromResult(l, z) : ops.linear(ops.reshape(z, [0, 0, H * dh]), p(pre + "attn.W_O"), bias(cfg.attnOutBias, pre + "attn.b_O"))); // [B, T, d]
+    const attnRaw = cfg.useAttnResult ? attnFromResult(l, z) : ops.linear(ops.reshape(z, [0, 0, H * dh]), p(pre + "attn.W_O"), bias(cfg.attnOutBias, pre + "attn.b_O")); // [B, T, d]
+    const attnOut = hk("hook_attn_out", postNorm ? norm(attnRaw, pre + "ln1_post", blockHook(l, "ln1_post.hook_normalized")) : attnRaw); // [B, T, d]
     x = hk("hook_resid_mid", ops.add(x, attnOut)); // [B, T, d]
 
     // --- MLP ---
-    const m = norm(x, pre + "ln2", blockHook(l, "ln2.hook_normalized")); // [B, T, d]
+    const mIn = preNorm ? norm(x, pre + "ln2", blockHook(l, "ln2.hook_normalized")) : x; // [B, T, d]
     let post: V; // [B, T, m]
     if (llama) {
-      const gate = hk("mlp.hook_pre", ops.linear(m, p(pre + "mlp.W_gate"))); // [B, T, m]
-      const up = hk("mlp.hook_pre_linear", ops.linear(m, p(pre + "mlp.W_in"), bias(cfg.mlpBias, pre + "mlp.b_in"))); // [B, T, m]
+      const gate = hk("mlp.hook_pre", ops.linear(mIn, p(pre + "mlp.W_gate"))); // [B, T, m]
+      const up = hk("mlp.hook_pre_linear", ops.linear(mIn, p(pre + "mlp.W_in"), bias(cfg.mlpBias, pre + "mlp.b_in"))); // [B, T, m]
       post = hk("mlp.hook_post", ops.mul(ops.activation(cfg.actFn, gate), up));
     } else {
-      const preAct = hk("mlp.hook_pre", ops.linear(m, p(pre + "mlp.W_in"), bias(cfg.mlpBias, pre + "mlp.b_in"))); // [B, T, m]
+      const preAct = hk("mlp.hook_pre", ops.linear(mIn, p(pre + "mlp.W_in"), bias(cfg.mlpBias, pre + "mlp.b_in"))); // [B, T, m]
       post = hk("mlp.hook_post", ops.activation(cfg.actFn, preAct));
     }
-    const mlpOut = hk("hook_mlp_out", ops.linear(post, p(pre + "mlp.W_out"), bias(cfg.mlpBias, pre + "mlp.b_out"))); // [B, T, d]
+    const mlpRaw = ops.linear(post, p(pre + "mlp.W_out"), bias(cfg.mlpBias, pre + "mlp.b_out")); // [B, T, d]
+    const mlpOut = hk("hook_mlp_out", postNorm ? norm(mlpRaw, pre + "ln2_post", blockHook(l, "ln2_post.hook_normalized")) : mlpRaw); // [B, T, d]
     return hk("hook_resid_post", ops.add(x, mlpOut)); // [B, T, d]
   };
 
@@ -133,5 +152,5 @@ export function forward<V>(cfg: ModelConfig, ops: ForwardOps<V>, { tokens, posit
 
   // Final norm and unembedding.
   const xf = norm(x, "ln_final", "ln_final.hook_normalized"); // [B, T, d]
-  return ops.linear(xf, p("unembed.W_U")); // [B, T, V]
+  return softcap(ops.linear(xf, p("unembed.W_U")), cfg.finalSoftcap); // [B, T, V]
 }

@@ -23,12 +23,16 @@ export type BlockHookName =
   | "attn.hook_z"
   /** Per-head outputs [B, T, H, d]; only when `cfg.useAttnResult` (`model.setUseAttnResult(true)`). */
   | "attn.hook_result"
+  /** The post-norm of the attention output (normPlacement "post" or "both": OLMo 2, Gemma 2). */
+  | "ln1_post.hook_normalized"
   | "hook_attn_out"
   | "hook_resid_mid"
   | "ln2.hook_normalized"
   | "mlp.hook_pre"
   | "mlp.hook_pre_linear"
   | "mlp.hook_post"
+  /** The post-norm of the MLP output (normPlacement "post" or "both"). */
+  | "ln2_post.hook_normalized"
   | "hook_mlp_out"
   | "hook_resid_post";
 
@@ -70,24 +74,34 @@ const BLOCK_HOOKS: readonly BlockHookName[] = [
   "attn.hook_pattern",
   "attn.hook_z",
   "attn.hook_result",
+  "ln1_post.hook_normalized",
   "hook_attn_out",
   "hook_resid_mid",
   "ln2.hook_normalized",
   "mlp.hook_pre",
   "mlp.hook_pre_linear",
   "mlp.hook_post",
+  "ln2_post.hook_normalized",
   "hook_mlp_out",
   "hook_resid_post",
 ];
 
-/** The block hook points a family has (RoPE and gated-MLP hooks exist only for Llama). */
-export function blockHookNames(cfg: Pick<ModelConfig, "family" | "useAttnResult">): BlockHookName[] {
+/**
+ * The block hook points a family has (RoPE and gated-MLP hooks exist only for Llama; pre-norm hooks only with
+ * pre-norms, post-norm hooks only with post-norms).
+ */
+export function blockHookNames(cfg: Pick<ModelConfig, "family" | "useAttnResult" | "normPlacement">): BlockHookName[] {
   const llamaOnly = new Set<BlockHookName>(["attn.hook_rot_q", "attn.hook_rot_k", "mlp.hook_pre_linear"]);
-  return BLOCK_HOOKS.filter((h) => (cfg.family === "llama" || !llamaOnly.has(h)) && (h !== "attn.hook_result" || cfg.useAttnResult === true));
+  const placement = cfg.normPlacement ?? "pre";
+  const absent = new Set<BlockHookName>([
+    ...(placement === "post" ? (["ln1.hook_normalized", "ln2.hook_normalized"] as const) : []),
+    ...(placement === "pre" ? (["ln1_post.hook_normalized", "ln2_post.hook_normalized"] as const) : []),
+  ]);
+  return BLOCK_HOOKS.filter((h) => (cfg.family === "llama" || !llamaOnly.has(h)) && (h !== "attn.hook_result" || cfg.useAttnResult === true) && !absent.has(h));
 }
 
 /** Every hook point of a model, in the order the forward pass reaches them. */
-export function hookNames(cfg: Pick<ModelConfig, "family" | "n_layers" | "useAttnResult">): HookName[] {
+export function hookNames(cfg: Pick<ModelConfig, "family" | "n_layers" | "useAttnResult" | "normPlacement">): HookName[] {
   const names: HookName[] = ["hook_embed"];
   if (cfg.family === "gpt2") names.push("hook_pos_embed");
   const block = blockHookNames(cfg);

@@ -22,6 +22,10 @@
  * | blocks.{L}.mlp.b_out        | [d_model]                          | mlpBias                    |
  * | ln_final.w / .b             | [d_model]                          | .b for gpt2 only           |
  * | unembed.W_U                 | [d_model, d_vocab]                 | unless tiedEmbeddings      |
+ *
+ * Architecture variants (kit/model/config.ts) change the norms: `normPlacement` "post" replaces ln1/ln2 by
+ * `blocks.{L}.ln1_post.w` / `ln2_post.w` (on the sublayer outputs), "both" adds those to ln1/ln2; `qkNorm` adds
+ * `blocks.{L}.attn.q_norm.w` / `attn.k_norm.w`, [d_head] each ("head") or [n_heads·d_head] / [n_kv·d_head] ("full").
  */
 import type { ModelConfig } from "./config";
 import { mulberry32, normalSampler } from "../util/rng";
@@ -40,7 +44,10 @@ export function paramShapes(cfg: ModelConfig): ParamShapes {
   if (gpt2) s.set("pos_embed.W_pos", [n_ctx, d]);
   for (let l = 0; l < cfg.n_layers; l++) {
     const p = `blocks.${l}.`;
-    s.set(p + "ln1.w", [d]);
+    const placement = cfg.normPlacement ?? "pre";
+    const preNorm = placement !== "post";
+    const postNorm = placement !== "pre";
+    if (preNorm) s.set(p + "ln1.w", [d]);
     if (gpt2) s.set(p + "ln1.b", [d]);
     s.set(p + "attn.W_Q", [d, h * dh]);
     s.set(p + "attn.W_K", [d, kv * dh]);
@@ -50,15 +57,21 @@ export function paramShapes(cfg: ModelConfig): ParamShapes {
       s.set(p + "attn.b_K", [kv * dh]);
       s.set(p + "attn.b_V", [kv * dh]);
     }
+    if (cfg.qkNorm === "head" || cfg.qkNorm === "full") {
+      s.set(p + "attn.q_norm.w", [cfg.qkNorm === "head" ? dh : h * dh]);
+      s.set(p + "attn.k_norm.w", [cfg.qkNorm === "head" ? dh : kv * dh]);
+    }
     s.set(p + "attn.W_O", [h * dh, d]);
     if (cfg.attnOutBias) s.set(p + "attn.b_O", [d]);
-    s.set(p + "ln2.w", [d]);
+    if (postNorm) s.set(p + "ln1_post.w", [d]);
+    if (preNorm) s.set(p + "ln2.w", [d]);
     if (gpt2) s.set(p + "ln2.b", [d]);
     s.set(p + "mlp.W_in", [d, m]);
     if (!gpt2) s.set(p + "mlp.W_gate", [d, m]);
     if (cfg.mlpBias) s.set(p + "mlp.b_in", [m]);
     s.set(p + "mlp.W_out", [m, d]);
     if (cfg.mlpBias) s.set(p + "mlp.b_out", [d]);
+    if (postNorm) s.set(p + "ln2_post.w", [d]);
   }
   s.set("ln_final.w", [d]);
   if (gpt2) s.set("ln_final.b", [d]);
@@ -74,7 +87,7 @@ export function countParams(cfg: ModelConfig): number {
 }
 
 /**
- * Fresh weights for a config, deterministic from `seed`: norms at 1 (biases 0), matrices N(0, initStd²),
+ * Fresh weights for a config, deterministic from `seed`: norms at 1 (stored as 0 when `normOffset` is 1; biases 0), matrices N(0, initStd²),
  * output projections (attn.W_O, mlp.W_out) scaled by 1/√(2·n_layers) as in GPT-2.
  */
 export function initParams(cfg: ModelConfig, seed = 0): Map<string, Float32Array> {
@@ -84,7 +97,7 @@ export function initParams(cfg: ModelConfig, seed = 0): Map<string, Float32Array
     const size = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(size);
     const leaf = name.slice(name.lastIndexOf(".") + 1);
-    if (name.endsWith(".w") && shape.length === 1) data.fill(1);
+    if (name.endsWith(".w") && shape.length === 1) data.fill(1 - (cfg.normOffset ?? 0));
     else if (leaf.startsWith("b")) data.fill(0);
     else {
       const std = leaf === "W_O" || leaf === "W_out" ? cfg.initStd / Math.sqrt(2 * cfg.n_layers) : cfg.initStd;

@@ -37,7 +37,7 @@ export function lnFinal(cfg: ModelConfig, x: tf.Tensor, w: tf.Tensor, b: tf.Tens
   const layer = cfg.family !== "llama";
   const centred = layer ? tf.sub(x, tf.mean(x, -1, true)) : x;
   const s = scale ?? normScale(cfg, x);
-  const y = tf.mul(tf.div(centred, s), w);
+  const y = tf.mul(tf.div(centred, s), cfg.normOffset ? tf.add(w, cfg.normOffset) : w);
   return scale === undefined && b ? tf.add(y, b) : y;
 }
 

@@ -55,9 +55,11 @@ export function tfjsOps(ctx: TfjsOpsContext): ForwardOps<tf.Tensor> {
     add: (a, b) => tf.add(a, b),
     mul: (a, b) => tf.mul(a, b),
     scale: (a, s) => tf.mul(a, s),
-    norm: (x, { kind, w, b, eps, hook }) => {
-      const normalized = ctx.hook(hook, kind === "layer" ? layerNormalize(x, eps) : rmsNormalize(x, eps));
-      const scaled = tf.mul(normalized, w);
+    tanh: (x) => tf.tanh(x),
+    norm: (x, { kind, w, b, eps, hook, offset }) => {
+      const raw = kind === "layer" ? layerNormalize(x, eps) : rmsNormalize(x, eps);
+      const normalized = hook ? ctx.hook(hook, raw) : raw;
+      const scaled = tf.mul(normalized, offset ? tf.add(w, offset) : w);
       return b ? tf.add(scaled, b) : scaled;
     },
     activation: (name, x) => activation(name, x),

@@ -296,6 +296,7 @@ export class HookedTransformer {
       tokens,
       positions: tf.tensor2d(positions.flat(), [positions.length, T], "int32"), // [B|1, T]
       mask: this.attentionMask(B, T, past, keyMask), // [B|1, 1, T, Tk], or null: nothing masked
+      windowMask: cfg.slidingWindow ? this.attentionMask(B, T, past, keyMask, cfg.slidingWindow) : null, // sliding-window layers
     };
     const logits = modelForward(cfg, ops, inputs) as tf.Tensor3D;
     if (kvCache) kvCache.length = Tk;
@@ -334,19 +335,19 @@ export class HookedTransformer {
   }
 
   /**
-   * Additive mask [B|1, 1, T, Tk]: 0 where query i may attend key j (causal, not padding), -∞ elsewhere; null when
-   * nothing is masked (one new token and no padding).
+   * Additive mask [B|1, 1, T, Tk]: 0 where query i may attend key j (causal, not padding, and within `window` keys of
+   * the query when given), -∞ elsewhere; null when nothing is masked (one new token, no padding, no key out of window).
    */
-  private attentionMask(B: number, T: number, past: number, keyMask: number[][] | null): tf.Tensor | null {
+  private attentionMask(B: number, T: number, past: number, keyMask: number[][] | null, window = Infinity): tf.Tensor | null {
     const Tk = past + T;
-    if (T === 1 && (!keyMask || keyMask.every((row) => row.every((v) => v === 1)))) return null;
+    if (T === 1 && Tk <= window && (!keyMask || keyMask.every((row) => row.every((v) => v === 1)))) return null;
     const rows = keyMask ? B : 1;
     const data = new Float32Array(rows * T * Tk);
     for (let b = 0; b < rows; b++) {
       for (let i = 0; i < T; i++) {
         const qi = past + i;
         for (let j = 0; j < Tk; j++) {
-          const visible = j <= qi && (!keyMask || keyMask[b][j] === 1 || j === qi);
+          const visible = j <= qi && j > qi - window && (!keyMask || keyMask[b][j] === 1 || j === qi);
           data[(b * T + i) * Tk + j] = visible ? 0 : -Infinity;
         }
       }

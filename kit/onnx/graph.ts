@@ -96,7 +96,8 @@ export function recordForward(model: HookedTransformer, g: GraphBuilder, { hooks
     steerInputs.set(h, g.input(`steer.${h}`, DT.FLOAT, hookRank(h) === 4 ? ["steer_rows", "steer_len", 1, d] : ["steer_rows", "steer_len", d]));
   }
   const ops = onnxOps(model, g, { params, hooks: new Set(hooks), steerInputs, past });
-  const logits = forward(cfg, ops.ops, { tokens: inputIds, positions: positionIds, mask: attentionMaskValue(g, inputIds, attentionMask) });
+  const masks = attentionMaskValues(g, inputIds, attentionMask, cfg.slidingWindow ?? null);
+  const logits = forward(cfg, ops.ops, { tokens: inputIds, positions: positionIds, ...masks });
   g.op("Identity", [logits], {}, "logits");
   g.output("logits", DT.FLOAT, ["batch_size", "sequence_length", cfg.d_vocab]);
   for (let l = 0; kv && l < cfg.n_layers; l++) {
@@ -127,8 +128,8 @@ export function buildGraph(model: HookedTransformer, options: GraphOptions = {})
   };
 }
 
-/** Additive attention mask [T, Tk] or [B, 1, T, Tk]: 0 where visible, -∞ elsewhere. */
-function attentionMaskValue(g: GraphBuilder, inputIds: string, attentionMask: string | null): string {
+/** Additive attention masks [T, Tk] or [B, 1, T, Tk]: 0 where visible, -∞ elsewhere; the second also hides keys at or beyond `window` positions back. */
+function attentionMaskValues(g: GraphBuilder, inputIds: string, attentionMask: string | null, window: number | null): { mask: string; windowMask: string | null } {
   const tLen = g.op("Squeeze", [g.op("Shape", [inputIds], { start: 1, end: 2 }), g.constI([0])]); // scalar T
   const tkLen = attentionMask ? g.op("Squeeze", [g.op("Shape", [attentionMask], { start: 1, end: 2 }), g.constI([0])]) : tLen;
   const pastLen = attentionMask ? g.op("Sub", [tkLen, tLen]) : g.constI(0, []);
@@ -139,7 +140,10 @@ function attentionMaskValue(g: GraphBuilder, inputIds: string, attentionMask: st
     const keyOk = g.op("Unsqueeze", [g.op("Cast", [attentionMask], { to: DT.BOOL }), g.constI([1, 2])]); // [B, 1, 1, Tk]
     visible = g.op("And", [visible, g.op("Or", [keyOk, g.op("Equal", [kpos, qpos])])]); // [B, 1, T, Tk]
   }
-  return g.op("Where", [visible, g.constF(0), g.constF(-Infinity)]);
+  const additive = (v: string) => g.op("Where", [v, g.constF(0), g.constF(-Infinity)]);
+  if (window === null) return { mask: additive(visible), windowMask: null };
+  const inWindow = g.op("Greater", [kpos, g.op("Sub", [qpos, g.constI(window, [])])]); // [T, Tk]: j > i − window
+  return { mask: additive(visible), windowMask: additive(g.op("And", [visible, inWindow])) };
 }
 
 interface RecorderState {
@@ -185,18 +189,20 @@ function onnxOps(model: HookedTransformer, g: GraphBuilder, st: RecorderState): 
     add: (a, b) => g.op("Add", [a, b]),
     mul: (a, b) => g.op("Mul", [a, b]),
     scale: (a, s) => g.op("Mul", [a, g.constF(s)]),
-    norm: (x, { kind, w, b, eps, hook: hookName }) => {
+    tanh: (x) => g.op("Tanh", [x]),
+    norm: (x, { kind, w: weight, b, eps, hook: hookName, offset }) => {
+      const w = offset ? g.op("Add", [weight, g.constF(offset)]) : weight;
       // Not exposed: the weight (and bias) go inside the norm — one LayerNormalization node, or the Pow → ReduceMean
       // → Add → Sqrt → Div → Mul chain ONNX Runtime fuses into one RMSNorm kernel. Exposed: a separate normalized value.
       if (kind === "layer") {
         const d = cfg.d_model;
-        if (!exposed(hookName)) return g.op("LayerNormalization", [x, w, b!], { axis: -1, epsilon: { float: eps } });
+        if (!hookName || !exposed(hookName)) return g.op("LayerNormalization", [x, w, b!], { axis: -1, epsilon: { float: eps } });
         const normalized = hook(hookName, g.op("LayerNormalization", [x, g.constF(Array<number>(d).fill(1)), g.constF(Array<number>(d).fill(0))], { axis: -1, epsilon: { float: eps } }));
         return g.op("Add", [g.op("Mul", [normalized, w]), b!]);
       }
       const ms = g.op("ReduceMean", [g.op("Pow", [x, g.constF(2)])], { axes: [-1], keepdims: 1 });
-      const normalized = hook(hookName, g.op("Div", [x, g.op("Sqrt", [g.op("Add", [ms, g.constF(eps)])])]));
-      return g.op("Mul", [normalized, w]);
+      const divided = g.op("Div", [x, g.op("Sqrt", [g.op("Add", [ms, g.constF(eps)])])]);
+      return g.op("Mul", [hookName ? hook(hookName, divided) : divided, w]);
     },
     activation: (name, x) => activationNodes(g, name, x),
     reshape: (x, shape) => g.op("Reshape", [x, g.constI(shape)]),
