@@ -19,7 +19,7 @@ import { extractFeatures } from "../kit/probes/sweep";
 import { generate } from "../kit/runtime/generate";
 import { personaVector, type PersonaVector } from "../kit/vectors/persona";
 import { steeringHook } from "../kit/vectors/steer";
-import { findChromium } from "../kit/viz/render";
+import { findChromium, launchChromium } from "../kit/viz/render";
 import { main } from "../kit/cli";
 
 const ORGANISM = path.resolve(__dirname, "../data/models/persona-organism");
@@ -155,8 +155,7 @@ describe.skipIf(!CHROMIUM)("the explorer page in headless Chromium (skipped: no 
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    const { chromium } = await import("playwright-core");
-    const browser = await chromium.launch({ executablePath: CHROMIUM!, args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"] });
+    const browser = await launchChromium(CHROMIUM!);
     const outside: string[] = [];
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     try {

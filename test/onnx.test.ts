@@ -24,7 +24,7 @@ import {
 } from "../kit/onnx";
 import { getInferencePath, onnxObstacle, routeToOnnx, setInferencePath, withInferencePath } from "../kit/runtime/route";
 import { steeringHook } from "../kit/vectors/steer";
-import { findChromium } from "../kit/viz/render";
+import { findChromium, launchChromium } from "../kit/viz/render";
 
 const STORIES = path.resolve(__dirname, "../data/models/stories260K-llama2c");
 const HAVE_STORIES = fs.existsSync(path.join(STORIES, "stories260K.bin"));
@@ -465,8 +465,7 @@ describe.skipIf(!CHROMIUM)("exportTransformersJs in headless Chromium (skipped: 
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    const { chromium } = await import("playwright-core");
-    const browser = await chromium.launch({ executablePath: CHROMIUM!, args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"] });
+    const browser = await launchChromium(CHROMIUM!);
     const outside: string[] = [];
     try {
       const tab = await browser.newPage();

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyPlotly, writeReport } from "../kit/notebook/report";
 import { runNotebook, type NotebookRun } from "../kit/notebook/runner";
-import { closeRenderer, findChromium } from "../kit/viz/render";
+import { closeRenderer, findChromium, launchChromium } from "../kit/viz/render";
 
 const ROOT = path.resolve(__dirname, "..");
 const NOTEBOOK = path.join(ROOT, "notebooks", "00-quickstart.ipynb");
@@ -80,13 +80,9 @@ describe.skipIf(!BUILT)(`notebooks/00-quickstart.ipynb${skipReason(!BUILT, "kit/
   });
 
   it.skipIf(!findChromium())(`writeReport([run]) draws every figure in headless Chromium${skipReason(!findChromium(), "no chromium; apt-get install chromium")}`, async () => {
-    const { chromium } = await import("playwright-core");
     const { index } = await writeReport([run], path.join(OUT, "report"));
     expect(fs.existsSync(path.join(OUT, "report", "vendor", "plotly.min.js"))).toBe(true);
-    const browser = await chromium.launch({
-      executablePath: findChromium()!,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-    });
+    const browser = await launchChromium(findChromium()!);
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
       const errors: string[] = [];
@@ -116,11 +112,7 @@ describe.skipIf(!BUILT)(`notebooks/00-quickstart.ipynb${skipReason(!BUILT, "kit/
 
 /** Draw an HTML page in headless Chromium; returns how many plotly figures have a drawn SVG with data, and page errors. */
 async function drawnFigures(file: string, expected: number): Promise<{ drawn: number; imgs: number; errors: string[] }> {
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({
-    executablePath: findChromium()!,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  const browser = await launchChromium(findChromium()!);
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     const errors: string[] = [];
@@ -246,8 +238,7 @@ describe.skipIf(!BUILT || !LIVE)(
       fs.symlinkSync(path.join(ROOT, "data"), path.join(root, "data"));
       fs.copyFileSync(NOTEBOOK, saved);
       server = await startNotebookServer(root);
-      const { chromium } = await import("playwright-core");
-      browser = await chromium.launch({ executablePath: findChromium()!, args: ["--no-sandbox", "--disable-gpu", "--no-first-run"] });
+      browser = await launchChromium(findChromium()!);
     }, 60_000);
 
     afterAll(async () => {

@@ -99,9 +99,18 @@ export function setRendererIdleClose(ms: number | null): void {
   idleCloseMs = ms;
 }
 
-async function launch(executablePath: string): Promise<Renderer> {
+/**
+ * Launch Debian's (or the system's) Chromium headless through playwright-core, with the flags that work here (no
+ * sandbox, no GPU, no background networking). Throws when no Chromium is found (`findChromium`).
+ */
+export async function launchChromium(executablePath: string | null = findChromium()): Promise<import("playwright-core").Browser> {
+  if (!executablePath) throw new Error("launchChromium: no Chromium found; install it (apt-get install chromium) or set PERSONA_KIT_CHROMIUM");
   const { chromium } = require("playwright-core") as typeof import("playwright-core");
-  const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
+  return chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
+}
+
+async function launch(executablePath: string): Promise<Renderer> {
+  const browser = await launchChromium(executablePath);
   try {
     const page = await browser.newPage();
     await page.setContent("<!doctype html><html><head><meta charset='utf-8'></head><body></body></html>");
