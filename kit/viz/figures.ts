@@ -165,7 +165,7 @@ export interface LineByLayerOptions {
 }
 
 /** One line per series over layers, each with an optional filled band between `lower` and `upper`. */
-export function lineByLayerFigure(series: LayerSeries[], options: LineByLayerOptions): Figure {
+export function lineByLayerFigure(series: LayerSeries[], options: LineByLayerOptions = {}): Figure {
   const fn = "lineByLayerFigure";
   if (!Array.isArray(series) || series.length === 0) {
     throw new TypeError(`${fn}: series must be a non-empty array of { name, values, lower?, upper? }, received ${describe(series)}`);
@@ -311,7 +311,7 @@ export interface BarOptions {
 }
 
 /** Bars with optional symmetric error bars; labels may repeat. */
-export function barFigure(labels: string[], values: number[], options: BarOptions): Figure {
+export function barFigure(labels: string[], values: number[], options: BarOptions = {}): Figure {
   const fn = "barFigure";
   checkStrings(fn, "labels", labels);
   checkNumbers(fn, "values", values, true);
@@ -372,7 +372,7 @@ export interface GroupedBarOptions {
 }
 
 /** Side-by-side bars: one group per series (arm), one cluster per category, with optional CI error bars. */
-export function groupedBarFigure(categories: string[], groups: BarGroup[], options: GroupedBarOptions): Figure {
+export function groupedBarFigure(categories: string[], groups: BarGroup[], options: GroupedBarOptions = {}): Figure {
   const fn = "groupedBarFigure";
   checkStrings(fn, "categories", categories);
   if (!Array.isArray(groups) || groups.length === 0) throw new RangeError(`${fn}: groups must be a non-empty array of { name, values }, received ${Array.isArray(groups) ? "[]" : typeof groups}`);
@@ -451,7 +451,7 @@ export interface ScatterOptions {
 }
 
 /** Points, one trace per group, hover showing label and exact coordinates. */
-export function scatterFigure(points: ScatterPoint[], options: ScatterOptions): Figure {
+export function scatterFigure(points: ScatterPoint[], options: ScatterOptions = {}): Figure {
   const fn = "scatterFigure";
   if (!Array.isArray(points)) throw new TypeError(`${fn}: points must be an array of { x, y, label?, group? }, received ${describe(points)}`);
   checkOptions(fn, options, ["title", "xTitle", "yTitle"]);
@@ -523,7 +523,7 @@ const TOKEN_KIND_MARK = { action: "▸", reflection: "◇" } as const;
  * Tokens as text on cells coloured by a signed score per token (diverging, centred at 0), read left to right and
  * wrapped into rows of `tokensPerRow`. Spaces show as "␣", newlines as "↵".
  */
-export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tensor, options: TokenHeatmapOptions): Figure {
+export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tensor, options: TokenHeatmapOptions = {}): Figure {
   const fn = "tokenHeatmapFigure";
   checkStrings(fn, "tokens", tokens);
   const s = readVector(fn, "scores", scores);
@@ -811,7 +811,7 @@ export interface SteeringCurveFigureOptions {
 }
 
 /** The rate of a behaviour against the steering coefficient, with its Wilson interval as a band. */
-export function steeringCurveFigure(curve: SteeringCurvePoint[], options: SteeringCurveFigureOptions): Figure {
+export function steeringCurveFigure(curve: SteeringCurvePoint[], options: SteeringCurveFigureOptions = {}): Figure {
   const fn = "steeringCurveFigure";
   if (!Array.isArray(curve) || curve.length === 0) {
     throw new TypeError(`${fn}: curve must be a non-empty array of { coefficient, rate, lower, upper } (from steeringCurve), received ${describe(curve)}`);
@@ -870,7 +870,7 @@ export interface ProjectionOverStepsOptions {
  * Mean projection onto a persona vector across checkpoints, one line per series with its 95% band. Numeric steps
  * are drawn on a numeric axis; named steps ("base", "persona", …) at integer positions in first-seen order.
  */
-export function projectionOverStepsFigure(series: ProjectionSeries[], options: ProjectionOverStepsOptions): Figure {
+export function projectionOverStepsFigure(series: ProjectionSeries[], options: ProjectionOverStepsOptions = {}): Figure {
   const fn = "projectionOverStepsFigure";
   if (!Array.isArray(series) || series.length === 0) {
     throw new TypeError(`${fn}: series must be a non-empty array of { name, points: { step, mean, lower, upper }[] }, received ${describe(series)}`);
@@ -937,7 +937,7 @@ export interface PcaScatterOptions {
 }
 
 /** Points projected on the first two principal components, one colour per group (first-seen order). */
-export function pcaScatterFigure(points2d: number[][], groups: string[], options: PcaScatterOptions): Figure {
+export function pcaScatterFigure(points2d: number[][], groups: string[], options: PcaScatterOptions = {}): Figure {
   const fn = "pcaScatterFigure";
   if (!Array.isArray(points2d)) throw new TypeError(`${fn}: points2d must be an array of [pc1, pc2] pairs, received ${describe(points2d)}`);
   points2d.forEach((p, i) => {
