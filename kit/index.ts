@@ -73,6 +73,12 @@ export { clipByGlobalNorm, globalNorm } from "./train/clip";
 export { makeBatcher, type Batch, type TrainData } from "./train/batches";
 export { saveCheckpoint, loadCheckpoint, latestCheckpoint, listCheckpoints } from "./train/checkpoint";
 
+// --- LoRA adapters (PEFT format) ---
+export { addAdapter, listAdapters, setAdapter, removeAdapter, mergeAdapter, unmergeAdapter, defaultTargetModules, type AddAdapterOptions } from "./lora/adapter";
+export { saveAdapter, loadAdapter, loadAdapterFolder, type LoadAdapterOptions, type SaveAdapterOptions } from "./lora/peft";
+export { loraModules, LoraAdapter, type LoraConfig, type LoraModule } from "./model/lora";
+export { resolveAdapterFolder } from "./io/hub";
+
 // --- Notebooks ---
 export { verdict, supportLabel, VERDICT_MIME, type Support, type Verdict, type VerdictOptions } from "./notebook/verdict";
 export {

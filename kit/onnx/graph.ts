@@ -34,8 +34,12 @@ export interface GraphOptions {
   steer?: readonly HookName[];
   /** Build the KV-cache decoding graph (attention_mask, past_key_values inputs; present outputs). Default false. */
   kv?: boolean;
-  /** Parameters as float graph inputs named by their parameter names (training graphs), not initializers. */
-  paramsAsInputs?: boolean;
+  /**
+   * Parameters as float graph inputs named by their parameter names (training graphs), not initializers: true for
+   * every parameter (and the live LoRA adapter's tensors), "adapter" for only the adapter's tensors (the base weights
+   * stay initializers: LoRA training). Default false.
+   */
+  paramsAsInputs?: boolean | "adapter";
   /** Build into this builder (to append nodes after `logits`, e.g. a loss and its gradients). Default a fresh one. */
   builder?: GraphBuilder;
 }
@@ -77,9 +81,13 @@ export function recordForward(model: HookedTransformer, g: GraphBuilder, { hooks
   const cfg = model.cfg;
   const { n_key_value_heads: K, d_head: dh } = cfg;
   const params = new Map<string, string>();
-  for (const [name, v] of model.params) {
-    params.set(name, paramsAsInputs ? g.input(name, DT.FLOAT, v.shape) : g.floatInit(name, v.dataSync() as Float32Array, v.shape));
-  }
+  const inputParams: string[] = [];
+  const addParam = (name: string, v: { shape: number[]; dataSync(): unknown }, asInput: boolean) => {
+    params.set(name, asInput ? g.input(name, DT.FLOAT, v.shape) : g.floatInit(name, v.dataSync() as Float32Array, v.shape));
+    if (asInput) inputParams.push(name);
+  };
+  for (const [name, v] of model.params) addParam(name, v, paramsAsInputs === true);
+  for (const [name, v] of model.adapters.live()?.variables ?? []) addParam(name, v, paramsAsInputs !== false);
   const inputIds = g.input("input_ids", DT.INT64, ["batch_size", "sequence_length"]);
   const positionIds = g.input("position_ids", DT.INT64, [kv ? "batch_size" : "position_batch", "sequence_length"]);
   const attentionMask = kv ? g.input("attention_mask", DT.INT64, ["batch_size", "total_sequence_length"]) : null;
@@ -105,7 +113,7 @@ export function recordForward(model: HookedTransformer, g: GraphBuilder, { hooks
   }
   for (const h of ops.hookOutputs) g.output(h, DT.FLOAT, null);
   const inputNames = [
-    ...(paramsAsInputs ? [...params.values()] : []),
+    ...inputParams,
     "input_ids",
     "position_ids",
     ...(kv ? ["attention_mask"] : []),
@@ -213,6 +221,10 @@ function onnxOps(model: HookedTransformer, g: GraphBuilder, st: RecorderState): 
       return { k: g.op("Concat", [p.key, k], { axis: 2 }, `present.${l}.key`), v: g.op("Concat", [p.value, v], { axis: 2 }, `present.${l}.value`) };
     },
     block: (fn) => fn(),
+    lora: (name) => {
+      const t = model.adapters.target(name); // dropout is not recorded: adapters with dropout train on TensorFlow.js
+      return t ? { key: t.A, A: param(t.A), B: param(t.B), scale: t.scale } : null;
+    },
   };
   return { ops, hookOutputs };
 }
