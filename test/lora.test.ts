@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../kit/backend";
-import { loadModel } from "../kit/io/load";
+import { loadModel, saveModel } from "../kit/io/load";
 import { readSafetensors, writeSafetensors } from "../kit/io/safetensors";
 import { addAdapter, listAdapters, mergeAdapter, removeAdapter, setAdapter, unmergeAdapter } from "../kit/lora/adapter";
 import { loadAdapter, loadAdapterFolder, saveAdapter } from "../kit/lora/peft";
@@ -157,7 +157,6 @@ describe("PEFT format", () => {
     randomize(model);
     const before = logitsOf(model);
     const dir = tmp();
-    const { saveModel } = await import("../kit/io/load");
     saveModel(model, path.join(dir, "base"));
     saveAdapter(model, path.join(dir, "adapter"));
     const hf = await loadModel(path.join(dir, "base"), { tokenizer: null, adapter: path.join(dir, "adapter") });

@@ -42,6 +42,10 @@ export interface GraphOptions {
   paramsAsInputs?: boolean | "adapter";
   /** Build into this builder (to append nodes after `logits`, e.g. a loss and its gradients). Default a fresh one. */
   builder?: GraphBuilder;
+  /** Hook points that get an `ablate.{hook}` input, a unit vector v̂ [d, 1] projected out: x − (x·v̂) v̂ (before steering). */
+  ablate?: readonly HookName[];
+  /** Hook points whose value before any steering or ablation `recordForward` reports in `taps` (training statistics). */
+  taps?: readonly HookName[];
 }
 
 export interface BuiltGraph {
@@ -58,6 +62,8 @@ export interface RecordedForward {
   inputNames: string[];
   /** Parameter name → graph value (input or initializer). */
   params: Map<string, string>;
+  /** Hook name → its value before steering and ablation, for the `taps` asked for. */
+  taps: Map<string, string>;
 }
 
 /** The last dimension of each hook point's activation (the length of a steering vector there). */
@@ -76,8 +82,8 @@ function checkGraphHooks(model: HookedTransformer, hooks: readonly HookName[], s
 }
 
 /** Record the model's forward pass into `g` (inputs, nodes, outputs); `encode` it, or append more (training). */
-export function recordForward(model: HookedTransformer, g: GraphBuilder, { hooks = [], steer = [], kv = false, paramsAsInputs = false }: GraphOptions = {}): RecordedForward {
-  checkGraphHooks(model, hooks, steer);
+export function recordForward(model: HookedTransformer, g: GraphBuilder, { hooks = [], steer = [], kv = false, paramsAsInputs = false, ablate = [], taps = [] }: GraphOptions = {}): RecordedForward {
+  checkGraphHooks(model, hooks, [...steer, ...ablate, ...taps]);
   const cfg = model.cfg;
   const { n_key_value_heads: K, d_head: dh } = cfg;
   const params = new Map<string, string>();
@@ -103,7 +109,10 @@ export function recordForward(model: HookedTransformer, g: GraphBuilder, { hooks
     const d = hookLastDim(cfg, h);
     steerInputs.set(h, g.input(`steer.${h}`, DT.FLOAT, hookRank(h) === 4 ? ["steer_rows", "steer_len", 1, d] : ["steer_rows", "steer_len", d]));
   }
-  const ops = onnxOps(model, g, { params, hooks: new Set(hooks), steerInputs, past });
+  const ablateInputs = new Map<string, string>();
+  for (const h of ablate) ablateInputs.set(h, g.input(`ablate.${h}`, DT.FLOAT, [hookLastDim(cfg, h), 1]));
+  const tapped = new Map<string, string>();
+  const ops = onnxOps(model, g, { params, hooks: new Set(hooks), steerInputs, past, ablateInputs, taps: new Set(taps), tapped });
   const logits = forward(cfg, ops.ops, { tokens: inputIds, positions: positionIds, mask: attentionMaskValue(g, inputIds, attentionMask) });
   g.op("Identity", [logits], {}, "logits");
   g.output("logits", DT.FLOAT, ["batch_size", "sequence_length", cfg.d_vocab]);
@@ -119,8 +128,9 @@ export function recordForward(model: HookedTransformer, g: GraphBuilder, { hooks
     ...(kv ? ["attention_mask"] : []),
     ...past.flatMap((p) => [p.key, p.value]),
     ...steerInputs.values(),
+    ...ablateInputs.values(),
   ];
-  return { logits: "logits", inputNames, params };
+  return { logits: "logits", inputNames, params, taps: tapped };
 }
 
 /** The model's forward pass as an encoded ONNX model. */
@@ -155,6 +165,9 @@ interface RecorderState {
   hooks: ReadonlySet<string>;
   steerInputs: ReadonlyMap<string, string>;
   past: readonly { key: string; value: string }[];
+  ablateInputs?: ReadonlyMap<string, string>;
+  taps?: ReadonlySet<string>;
+  tapped?: Map<string, string>;
 }
 
 /** The op recorder: each op appends ONNX nodes and returns the name of its output value. */
@@ -162,7 +175,7 @@ function onnxOps(model: HookedTransformer, g: GraphBuilder, st: RecorderState): 
   const cfg = model.cfg;
   const hookOutputs: string[] = [];
   const derived = new Map<string, string>();
-  const exposed = (name: string) => st.hooks.has(name) || st.steerInputs.has(name);
+  const exposed = (name: string) => st.hooks.has(name) || st.steerInputs.has(name) || st.ablateInputs?.has(name) === true || st.taps?.has(name) === true;
   const param = (name: string): string => {
     const stored = st.params.get(name);
     if (stored) return stored;
@@ -177,9 +190,13 @@ function onnxOps(model: HookedTransformer, g: GraphBuilder, st: RecorderState): 
   };
   const hook = (name: HookName, value: string): string => {
     let out = value;
+    if (st.taps?.has(name)) st.tapped?.set(name, value);
     const s = st.steerInputs.get(name);
+    const ab = st.ablateInputs?.get(name);
+    // Ablation first, then steering: the order of the TensorFlow.js path (JS hooks, then steering values).
+    if (ab) out = g.op("Sub", [out, g.op("Mul", [g.op("MatMul", [out, ab]), g.op("Reshape", [ab, g.constI([-1])])])], {}, st.hooks.has(name) && !s ? name : undefined); // x − (x·v̂) v̂
     if (s) out = g.op("Add", [out, s], {}, st.hooks.has(name) ? name : undefined);
-    else if (st.hooks.has(name)) out = g.op("Identity", [out], {}, name);
+    if (!s && !ab && st.hooks.has(name)) out = g.op("Identity", [out], {}, name);
     if (st.hooks.has(name)) hookOutputs.push(name);
     return out;
   };
