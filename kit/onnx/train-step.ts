@@ -112,6 +112,7 @@ export function lossGradGraph(model: HookedTransformer, options: LossGraphOption
   }
   monitor.forEach((h, i) => {
     const v = g.input(`monitor.${i}`, DT.FLOAT, [hookLastDim(model.cfg, h), 1]);
+    shapes.set(v, [hookLastDim(model.cfg, h), 1]);
     const proj = g.op("Reshape", [g.op("MatMul", [rec.taps.get(h)!, v]), g.constI([B, T])]); // [B, T]
     g.op("Div", [g.op("ReduceSum", [g.op("Mul", [proj, weights])], { keepdims: 0 }), normaliser], {}, `projection.${i}`);
     g.output(`projection.${i}`, DT.FLOAT, []);
