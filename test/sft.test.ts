@@ -123,7 +123,7 @@ describe("preventative steering during training", () => {
     const model = chatModel(3);
     const d = model.cfg.d_model;
     const v = Float32Array.from({ length: d }, (_, i) => Math.sin(i + 1));
-    const hook = "blocks.0.hook_resid_post";
+    const hook = "blocks.0.hook_resid_post" as const;
     return { model, v, hook, data: Int32Array.from({ length: 400 }, (_, i) => (i * 7 + 3) % model.cfg.d_vocab) };
   };
 
