@@ -178,6 +178,27 @@ describe("PEFT format", () => {
     });
   }
 
+  it("loadAdapter(model, hubId) downloads only adapter_config.json and adapter_model.safetensors into the cache, then works offline", async () => {
+    const asked: string[] = [];
+    const fetchFake = (async (url: string) => {
+      const file = decodeURIComponent(String(url).split("/resolve/main/")[1] ?? "");
+      asked.push(file);
+      const p = path.join(FIX, "gpt2/adapter", file);
+      if (!fs.existsSync(p)) return new Response("not found", { status: 404, headers: { "x-error-code": "EntryNotFound" } });
+      const body = fs.readFileSync(p);
+      return new Response(body, { status: 200, headers: { "content-length": String(body.length) } });
+    }) as unknown as typeof fetch;
+    const cacheDir = tmp();
+    const ref = JSON.parse(fs.readFileSync(path.join(FIX, "gpt2/logits.json"), "utf8")) as { ids: number[]; logits: number[][] };
+    const model = await loadModel(path.join(FIX, "gpt2/base"), { tokenizer: null });
+    await loadAdapter(model, "someone/tiny-gpt2-lora", { cacheDir, fetch: fetchFake, retryDelayMs: 0 });
+    expect(asked.sort()).toEqual(["adapter_config.json", "adapter_model.safetensors"]);
+    expect(maxDiff(logitsOf(model, [ref.ids]), ref.logits.flat())).toBeLessThan(1e-4);
+    await loadAdapter(model, "someone/tiny-gpt2-lora", { cacheDir, localFilesOnly: true, name: "again", activate: false });
+    expect(listAdapters(model).map((a) => a.name)).toEqual(["default", "again"]);
+    model.dispose();
+  });
+
   it("loadAdapter refuses an adapter whose shapes or target modules do not fit the model, naming the tensor", () => {
     const dir = tmp();
     fs.cpSync(path.join(FIX, "llama/adapter"), dir, { recursive: true });
