@@ -25,6 +25,7 @@ import { train, type TrainRuntime } from "../kit/train/trainer";
 import { fitLogisticProbe } from "../kit/probes/logistic";
 import { benchForwardOnnx, benchGenerateOnnx, benchOnnxMatmul, measured, onnxMatmulRate, type BenchContext } from "./onnx";
 import { withInferencePath } from "../kit/runtime/route";
+import { benchLora, LORA_NAMES } from "./lora";
 
 /** The generate.* and forward.* rows without `.onnx.` measure the TensorFlow.js path, whatever automatic routing would pick. */
 const tfjsPath = <T>(fn: () => T): T => withInferencePath("tfjs", fn);
@@ -647,6 +648,7 @@ const GROUPS: { title: string; names: string[]; run: () => Promise<void>; needs?
     run: () => benchForwardOnnx(onnxCtx, forwardFlops),
     needsOnnx: ["forward.gpt2-small.resid_cache.onnx.ratio_to_matmul"],
   },
+  { title: "LoRA SFT (smollm-135m shape, 1×256, rank 8 on q/v, ONNX Runtime) vs full fine-tuning", names: LORA_NAMES, run: () => benchLora(onnxCtx, QUICK) },
   // Last on purpose: the largest allocation; if the wasm backend aborts (out of its 4 GiB heap), nothing else can run.
   {
     title: "forward with residual cache (gpt2-small shape, 8×128)",

@@ -73,6 +73,15 @@ export { clipByGlobalNorm, globalNorm } from "./train/clip";
 export { makeBatcher, type Batch, type TrainData } from "./train/batches";
 export { saveCheckpoint, loadCheckpoint, latestCheckpoint, listCheckpoints } from "./train/checkpoint";
 
+// --- LoRA adapters (PEFT format) ---
+export { addAdapter, listAdapters, setAdapter, removeAdapter, mergeAdapter, unmergeAdapter, defaultTargetModules, type AddAdapterOptions } from "./lora/adapter";
+export { saveAdapter, loadAdapter, loadAdapterFolder, type LoadAdapterOptions, type SaveAdapterOptions } from "./lora/peft";
+export { loraModules, LoraAdapter, type LoraConfig, type LoraModule } from "./model/lora";
+export { resolveAdapterFolder } from "./io/hub";
+export { sft, chatExample, type SftOptions, type ChatExample, type ChatExampleOptions } from "./train/sft";
+export { loadChatJsonl } from "./datasets/chat";
+export type { Direction as SteerDirection, TrainingInterventions } from "./train/steer";
+
 // --- Notebooks ---
 export { verdict, supportLabel, VERDICT_MIME, type Support, type Verdict, type VerdictOptions } from "./notebook/verdict";
 export {

@@ -6,9 +6,9 @@ import { loadModel, type LoadModelOptions } from "../kit/io/load";
 const STORIES = path.resolve(__dirname, "../data/models/stories260K");
 
 describe("loadModel(source, options)", () => {
-  it("loadModel(folder, { adapter }) refuses the unknown option and lists the known ones", async () => {
-    await expect(loadModel(STORIES, { adapter: "lora" } as LoadModelOptions)).rejects.toThrow(
-      /^loadModel: unknown option "adapter"; known: tokenizer, revision, cacheDir, localFilesOnly, endpoint, token, onProgress, fetch, timeoutMs, retryDelayMs$/,
+  it("loadModel(folder, { lora }) refuses the unknown option and lists the known ones", async () => {
+    await expect(loadModel(STORIES, { lora: "x" } as LoadModelOptions)).rejects.toThrow(
+      /^loadModel: unknown option "lora"; known: tokenizer, adapter, revision, cacheDir, localFilesOnly, endpoint, token, onProgress, fetch, timeoutMs, retryDelayMs$/,
     );
   });
 

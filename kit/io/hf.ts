@@ -273,14 +273,14 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
 }
 
 /** Columns [start, start+width) of a row-major [rows, cols] matrix. */
-function sliceCols(data: Float32Array, rows: number, cols: number, start: number, width: number): Float32Array {
+export function sliceCols(data: Float32Array, rows: number, cols: number, start: number, width: number): Float32Array {
   const out = new Float32Array(rows * width);
   for (let r = 0; r < rows; r++) out.set(data.subarray(r * cols + start, r * cols + start + width), r * width);
   return out;
 }
 
 /** Concatenate row-major matrices with equal row counts along columns. */
-function concatCols(parts: { data: Float32Array; cols: number }[], rows: number): Float32Array {
+export function concatCols(parts: { data: Float32Array; cols: number }[], rows: number): Float32Array {
   const total = parts.reduce((a, p) => a + p.cols, 0);
   const out = new Float32Array(rows * total);
   for (let r = 0; r < rows; r++) {
@@ -308,7 +308,7 @@ export function interleavedToHalvesOrder(dHead: number): number[] {
 }
 
 /** Permute the output columns of an [in, nHeads·dh] matrix (or an [nHeads·dh] bias, rows = 1), head by head. */
-function permuteHeadCols(data: Float32Array, rows: number, nHeads: number, order: number[]): Float32Array {
+export function permuteHeadCols(data: Float32Array, rows: number, nHeads: number, order: number[]): Float32Array {
   const dh = order.length;
   const cols = nHeads * dh;
   const out = new Float32Array(data.length);

@@ -66,6 +66,8 @@ export class HubError extends Error {
 const REQUIRED_FILES = ["config.json", "tokenizer.json"] as const;
 const OPTIONAL_FILES = ["tokenizer_config.json", "generation_config.json", "special_tokens_map.json"] as const;
 const SINGLE_WEIGHTS = "model.safetensors";
+/** A PEFT adapter repo (kit/lora/peft.ts): its config and weights, nothing else. */
+const ADAPTER_FILES = ["adapter_config.json", "adapter_model.safetensors"] as const;
 const WEIGHTS_INDEX = "model.safetensors.index.json";
 const MAX_RETRIES = 3;
 const DEFAULT_ENDPOINT = "https://huggingface.co";
@@ -133,6 +135,32 @@ interface Ctx {
   timeoutMs: number;
   retryDelayMs: number;
   progress: ProgressSink;
+  /** A PEFT adapter repo rather than a model. */
+  adapter: boolean;
+}
+
+const requiredFiles = (ctx: Ctx): readonly string[] => (ctx.adapter ? ADAPTER_FILES : REQUIRED_FILES);
+const optionalFiles = (ctx: Ctx): readonly string[] => (ctx.adapter ? [] : OPTIONAL_FILES);
+
+/**
+ * A local folder holding the PEFT adapter `idOrPath` (`adapter_config.json` + `adapter_model.safetensors`): the folder
+ * itself when it exists, else the hub id's cache snapshot, downloading what is missing unless `localFilesOnly`.
+ */
+export async function resolveAdapterFolder(idOrPath: string, options: HubOptions = {}): Promise<string> {
+  if (typeof idOrPath !== "string" || idOrPath.length === 0) {
+    throw new TypeError(`resolveAdapterFolder: idOrPath must be a non-empty string, received ${JSON.stringify(idOrPath)}`);
+  }
+  const stat = statOrNull(idOrPath);
+  if (stat?.isDirectory()) return idOrPath;
+  if (stat || !isHubId(idOrPath)) {
+    throw new HubError(`resolveAdapterFolder: "${idOrPath}" is neither an existing adapter folder nor a Hugging Face id ("org/name")`);
+  }
+  const ctx = { ...makeContext(idOrPath, options), adapter: true };
+  try {
+    return await resolveHub(ctx);
+  } finally {
+    ctx.progress.done();
+  }
 }
 
 function makeContext(id: string, options: HubOptions): Ctx {
@@ -193,6 +221,7 @@ function makeContext(id: string, options: HubOptions): Ctx {
     timeoutMs,
     retryDelayMs,
     progress: makeProgressSink(id, options.onProgress),
+    adapter: false,
   };
 }
 
@@ -220,12 +249,12 @@ async function resolveHub(ctx: Ctx): Promise<string> {
   await writeRef(ctx);
 
   // config.json first: a 404 there means the model (or revision) does not exist.
-  for (const file of REQUIRED_FILES) {
+  for (const file of requiredFiles(ctx)) {
     if (hasFile(ctx, file)) continue;
     const r = await download(ctx, file);
     if (r === "missing") {
       throw new HubError(
-        file === "config.json"
+        file === requiredFiles(ctx)[0]
           ? `resolveModelFolder: model "${ctx.id}" not found at revision "${ctx.revision}" (${ctx.host}); ` +
               `check the id and revision`
           : `resolveModelFolder: model "${ctx.id}" at revision "${ctx.revision}" has no ${file}; ` +
@@ -234,11 +263,11 @@ async function resolveHub(ctx: Ctx): Promise<string> {
       );
     }
   }
-  for (const file of OPTIONAL_FILES) {
+  for (const file of optionalFiles(ctx)) {
     if (hasFile(ctx, file) || isMarkedMissing(ctx, file)) continue;
     if ((await download(ctx, file)) === "missing") await markMissing(ctx, file);
   }
-  await downloadWeights(ctx);
+  if (!ctx.adapter) await downloadWeights(ctx);
   return ctx.snapshotDir;
 }
 
@@ -278,8 +307,8 @@ interface CacheState {
 }
 
 function inspectCache(ctx: Ctx): CacheState {
-  const missing: string[] = REQUIRED_FILES.filter((f) => !hasFile(ctx, f));
-  if (!hasFile(ctx, SINGLE_WEIGHTS)) {
+  const missing: string[] = requiredFiles(ctx).filter((f) => !hasFile(ctx, f));
+  if (!ctx.adapter && !hasFile(ctx, SINGLE_WEIGHTS)) {
     if (!hasFile(ctx, WEIGHTS_INDEX)) {
       missing.push(SINGLE_WEIGHTS);
     } else {
@@ -294,7 +323,7 @@ function inspectCache(ctx: Ctx): CacheState {
     }
   }
   const usable = missing.length === 0;
-  const complete = usable && OPTIONAL_FILES.every((f) => hasFile(ctx, f) || isMarkedMissing(ctx, f));
+  const complete = usable && optionalFiles(ctx).every((f) => hasFile(ctx, f) || isMarkedMissing(ctx, f));
   return { usable, complete, missing };
 }
 

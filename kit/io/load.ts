@@ -16,6 +16,7 @@ import { loadHfFolder, saveHfFolder, type SaveHfOptions } from "./hf";
 import { isHubId, resolveModelFolder, type HubOptions } from "./hub";
 import { readLlama2cCheckpoint } from "./llama2c";
 import { didYouMean } from "../util/editDistance";
+import { loadAdapter } from "../lora/peft";
 
 export interface LoadModelOptions extends HubOptions {
   /**
@@ -23,11 +24,27 @@ export interface LoadModelOptions extends HubOptions {
    * Default: the folder's own tokenizer.json; for a llama2.c `.bin`, `tokenizer.bin` beside it when present.
    */
   tokenizer?: Tokenizer | string | null;
+  /** A PEFT LoRA adapter (folder or hub id) to load onto the model and activate (kit/lora/peft.ts `loadAdapter`). */
+  adapter?: string;
 }
 
 /** Load a model with its tokenizer from a llama2.c `.bin`, a Hugging Face folder or a hub id. */
 export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<HookedTransformer> {
   checkLoadOptions(options);
+  const { adapter, ...rest } = options;
+  const model = await loadBase(source, rest);
+  if (adapter === undefined) return model;
+  const { tokenizer: _t, revision: _r, ...hub } = rest; // the revision names the base model's
+  try {
+    await loadAdapter(model, adapter, hub);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+async function loadBase(source: string, options: Omit<LoadModelOptions, "adapter">): Promise<HookedTransformer> {
   await initBackend();
   if (typeof source !== "string" || source.length === 0) {
     throw new TypeError(`loadModel: source must be a path or a hub id, received ${JSON.stringify(source)}`);
@@ -59,7 +76,7 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
 }
 
 const LOAD_OPTIONS: Record<keyof LoadModelOptions, true> = {
-  tokenizer: true, revision: true, cacheDir: true, localFilesOnly: true, endpoint: true, token: true,
+  tokenizer: true, adapter: true, revision: true, cacheDir: true, localFilesOnly: true, endpoint: true, token: true,
   onProgress: true, fetch: true, timeoutMs: true, retryDelayMs: true,
 };
 

@@ -48,6 +48,11 @@ export interface ForwardOps<V> {
   kv(layer: number, k: V, v: V): { k: V; v: V };
   /** Run one block's worth of ops (a runtime may free its intermediates when it returns). */
   block(fn: () => V): V;
+  /**
+   * The LoRA adapter on weight `name` (kit/model/lora.ts), or null: `key` names its A (shared by a fused module's
+   * weights), `input` applies its dropout (training only). Optional: a runtime without adapters leaves it out.
+   */
+  lora?(name: string): { key: string; A: V; B: V; scale: number; input?: (x: V) => V } | null;
 }
 
 /** What a runtime prepares before the model runs: token ids, their positions and the attention mask. */
@@ -72,6 +77,17 @@ export function forward<V>(cfg: ModelConfig, ops: ForwardOps<V>, { tokens, posit
   const [preNorm, postNorm] = [placement !== "post", placement !== "pre"];
   const p = (name: string) => ops.param(name);
   const bias = (on: boolean, name: string) => (on ? p(name) : undefined);
+  // `x @ W (+ b)`, plus the LoRA update scale · (dropout(x) @ A) @ B when an adapter targets W; x @ A is computed once
+  // per input for the weights of a fused module (GPT-2's c_attn) that share A.
+  const down = new Map<string, { x: V; u: V }>();
+  const withLora = (y: V, x: V, W: string): V => {
+    const a = ops.lora?.(W);
+    if (!a) return y;
+    let hit = down.get(a.key);
+    if (!hit || hit.x !== x) down.set(a.key, (hit = { x, u: ops.linear(a.input ? a.input(x) : x, a.A) })); // [B, T, r]
+    return ops.add(y, ops.scale(ops.linear(hit.u, a.B), a.scale));
+  };
+  const linear = (x: V, W: string, b?: V): V => withLora(ops.linear(x, p(W), b), x, W);
   const offset = cfg.normOffset || undefined;
   const norm = (x: V, prefix: string, hook?: HookName) =>
     ops.norm(x, { kind: llama ? "rms" : "layer", w: p(`${prefix}.w`), b: llama ? undefined : p(`${prefix}.b`), eps: cfg.normEps, hook, offset });
@@ -91,7 +107,8 @@ export function forward<V>(cfg: ModelConfig, ops: ForwardOps<V>, { tokens, posit
     const pre = `blocks.${l}.`;
     const result = ops.hook(blockHook(l, "attn.hook_result"), ops.perHead(z, p(pre + "attn.W_O"), H)); // [B, T, H, d]
     const summed = ops.sum(result, 2); // [B, T, d]
-    return cfg.attnOutBias ? ops.add(summed, p(pre + "attn.b_O")) : summed;
+    const out = cfg.attnOutBias ? ops.add(summed, p(pre + "attn.b_O")) : summed;
+    return withLora(out, ops.reshape(z, [0, 0, H * dh]), pre + "attn.W_O"); // an adapter on W_O adds after the per-head sum
   };
 
   const block = (l: number, x: V): V => {
@@ -103,14 +120,14 @@ export function forward<V>(cfg: ModelConfig, ops: ForwardOps<V>, { tokens, posit
     const a = preNorm ? norm(x, pre + "ln1", blockHook(l, "ln1.hook_normalized")) : x; // [B, T, d]
     // Queries and keys, optionally RMS-normed over the whole projection (OLMo 2) or head by head (Qwen3, Gemma 3).
     const qk = (W: string, b: string, n: string, heads: number): V => {
-      let y = ops.linear(a, p(pre + W), bias(cfg.attnBias, pre + b)); // [B, T, heads·dh]
+      let y = linear(a, pre + W, bias(cfg.attnBias, pre + b)); // [B, T, heads·dh]
       if (cfg.qkNorm === "full") y = norm(y, pre + n);
       y = ops.reshape(y, [0, 0, heads, dh]); // [B, T, heads, dh]
       return cfg.qkNorm === "head" ? norm(y, pre + n) : y;
     };
     let q = hk("attn.hook_q", qk("attn.W_Q", "attn.b_Q", "attn.q_norm", H)); // [B, T, H, dh]
     let k = hk("attn.hook_k", qk("attn.W_K", "attn.b_K", "attn.k_norm", K)); // [B, T, K, dh]
-    const v = hk("attn.hook_v", ops.reshape(ops.linear(a, p(pre + "attn.W_V"), bias(cfg.attnBias, pre + "attn.b_V")), [0, 0, K, dh])); // [B, T, K, dh]
+    const v = hk("attn.hook_v", ops.reshape(linear(a, pre + "attn.W_V", bias(cfg.attnBias, pre + "attn.b_V")), [0, 0, K, dh])); // [B, T, K, dh]
     if (llama) {
       q = hk("attn.hook_rot_q", ops.rope(q, cos!, sin!)); // [B, T, H, dh]
       k = hk("attn.hook_rot_k", ops.rope(k, cos!, sin!)); // [B, T, K, dh]
@@ -125,7 +142,7 @@ export function forward<V>(cfg: ModelConfig, ops: ForwardOps<V>, { tokens, posit
     const pattern = hk("attn.hook_pattern", ops.softmax(scores)); // [B, H, T, Tk]
     const zg = ops.bmm(ops.reshape(pattern, [0, K, -1, 0]), kv.v); // [B, K, G·T, dh]
     const z = hk("attn.hook_z", ops.transpose(ops.reshape(zg, [0, H, -1, dh]), [0, 2, 1, 3])); // [B, T, H, dh]
-    const attnRaw = cfg.useAttnResult ? attnFromResult(l, z) : ops.linear(ops.reshape(z, [0, 0, H * dh]), p(pre + "attn.W_O"), bias(cfg.attnOutBias, pre + "attn.b_O")); // [B, T, d]
+    const attnRaw = cfg.useAttnResult ? attnFromResult(l, z) : linear(ops.reshape(z, [0, 0, H * dh]), pre + "attn.W_O", bias(cfg.attnOutBias, pre + "attn.b_O")); // [B, T, d]
     const attnOut = hk("hook_attn_out", postNorm ? norm(attnRaw, pre + "ln1_post", blockHook(l, "ln1_post.hook_normalized")) : attnRaw); // [B, T, d]
     x = hk("hook_resid_mid", ops.add(x, attnOut)); // [B, T, d]
 
@@ -133,14 +150,14 @@ export function forward<V>(cfg: ModelConfig, ops: ForwardOps<V>, { tokens, posit
     const mIn = preNorm ? norm(x, pre + "ln2", blockHook(l, "ln2.hook_normalized")) : x; // [B, T, d]
     let post: V; // [B, T, m]
     if (llama) {
-      const gate = hk("mlp.hook_pre", ops.linear(mIn, p(pre + "mlp.W_gate"))); // [B, T, m]
-      const up = hk("mlp.hook_pre_linear", ops.linear(mIn, p(pre + "mlp.W_in"), bias(cfg.mlpBias, pre + "mlp.b_in"))); // [B, T, m]
+      const gate = hk("mlp.hook_pre", linear(mIn, pre + "mlp.W_gate")); // [B, T, m]
+      const up = hk("mlp.hook_pre_linear", linear(mIn, pre + "mlp.W_in", bias(cfg.mlpBias, pre + "mlp.b_in"))); // [B, T, m]
       post = hk("mlp.hook_post", ops.mul(ops.activation(cfg.actFn, gate), up));
     } else {
-      const preAct = hk("mlp.hook_pre", ops.linear(mIn, p(pre + "mlp.W_in"), bias(cfg.mlpBias, pre + "mlp.b_in"))); // [B, T, m]
+      const preAct = hk("mlp.hook_pre", linear(mIn, pre + "mlp.W_in", bias(cfg.mlpBias, pre + "mlp.b_in"))); // [B, T, m]
       post = hk("mlp.hook_post", ops.activation(cfg.actFn, preAct));
     }
-    const mlpRaw = ops.linear(post, p(pre + "mlp.W_out"), bias(cfg.mlpBias, pre + "mlp.b_out")); // [B, T, d]
+    const mlpRaw = linear(post, pre + "mlp.W_out", bias(cfg.mlpBias, pre + "mlp.b_out")); // [B, T, d]
     const mlpOut = hk("hook_mlp_out", postNorm ? norm(mlpRaw, pre + "ln2_post", blockHook(l, "ln2_post.hook_normalized")) : mlpRaw); // [B, T, d]
     return hk("hook_resid_post", ops.add(x, mlpOut)); // [B, T, d]
   };

@@ -40,6 +40,8 @@ export interface TfjsOpsContext {
   kvCache?: KVCache;
   /** Inside a gradient computation: keep every intermediate (no per-block tidy). */
   training: boolean;
+  /** The active LoRA adapter's tensors at a weight (kit/model/lora.ts), or null. */
+  lora?: ForwardOps<tf.Tensor>["lora"];
 }
 
 /** Resolve ONNX-style reshape dims: 0 keeps the input's size on that axis. */
@@ -90,5 +92,6 @@ export function tfjsOps(ctx: TfjsOpsContext): ForwardOps<tf.Tensor> {
       return { k, v };
     },
     block: (fn) => (ctx.training ? fn() : tf.tidy(fn)),
+    ...(ctx.lora ? { lora: ctx.lora } : {}),
   };
 }

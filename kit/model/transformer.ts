@@ -31,6 +31,7 @@ import { hookLastDim, isSteering, steeringDelta, type Steering } from "./steerin
 import { encodeChat, isChatBatch, isChatTurns, type ChatTurn } from "./chat-slot";
 import { warnUnknownTokens } from "../tokenizers/unknown";
 import { KVCache, tfjsOps } from "./tfjs-ops";
+import { AdapterSet } from "./lora";
 
 export { KVCache, type KVLayer } from "./tfjs-ops";
 
@@ -73,6 +74,8 @@ export class HookedTransformer {
   readonly cfg: ModelConfig;
   readonly params: Map<string, tf.Variable>;
   tokenizer: Tokenizer | null;
+  /** LoRA adapters (kit/lora): the active one, unless merged, is part of every forward pass in every runtime. */
+  readonly adapters = new AdapterSet();
   private readonly id = ++modelCounter;
   private readonly rope: RopeTables | null;
   private readonly hookSet: Set<string>;
@@ -146,6 +149,7 @@ export class HookedTransformer {
 
   dispose(): void {
     for (const v of this.params.values()) v.dispose();
+    for (const a of this.adapters.byName.values()) a.dispose();
     this.unembedCache?.W_U.dispose();
     if (this.rope) for (const t of Object.values(this.rope)) t.dispose();
   }
@@ -291,6 +295,7 @@ export class HookedTransformer {
       hook: this.hookDispatcher(opts, step, positions),
       kvCache,
       training,
+      lora: (name) => this.loraAt(name, training),
     });
     const inputs = {
       tokens,
@@ -301,6 +306,14 @@ export class HookedTransformer {
     const logits = modelForward(cfg, ops, inputs) as tf.Tensor3D;
     if (kvCache) kvCache.length = Tk;
     return logits;
+  }
+
+  /** The live adapter at weight `name`: its tensors, scale, and (training only) dropout on its input. */
+  private loraAt(name: string, training: boolean): ReturnType<NonNullable<ReturnType<typeof tfjsOps>["lora"]>> {
+    const t = this.adapters.target(name);
+    if (!t) return null;
+    const input = training && t.dropout > 0 ? (x: tf.Tensor) => tf.dropout(x, t.dropout) : undefined;
+    return { key: t.A, A: this.adapters.variable(t.A)!, B: this.adapters.variable(t.B)!, scale: t.scale, ...(input ? { input } : {}) };
   }
 
   /** A parameter as the definition names it: stored ones, `unembed.W_U` of a tied model, and the RoPE tables. */

@@ -34,10 +34,18 @@ export interface GraphOptions {
   steer?: readonly HookName[];
   /** Build the KV-cache decoding graph (attention_mask, past_key_values inputs; present outputs). Default false. */
   kv?: boolean;
-  /** Parameters as float graph inputs named by their parameter names (training graphs), not initializers. */
-  paramsAsInputs?: boolean;
+  /**
+   * Parameters as float graph inputs named by their parameter names (training graphs), not initializers: true for
+   * every parameter (and the live LoRA adapter's tensors), "adapter" for only the adapter's tensors (the base weights
+   * stay initializers: LoRA training). Default false.
+   */
+  paramsAsInputs?: boolean | "adapter";
   /** Build into this builder (to append nodes after `logits`, e.g. a loss and its gradients). Default a fresh one. */
   builder?: GraphBuilder;
+  /** Hook points that get an `ablate.{hook}` input, a unit vector v̂ [d, 1] projected out: x − (x·v̂) v̂ (before steering). */
+  ablate?: readonly HookName[];
+  /** Hook points whose value before any steering or ablation `recordForward` reports in `taps` (training statistics). */
+  taps?: readonly HookName[];
 }
 
 export interface BuiltGraph {
@@ -54,6 +62,8 @@ export interface RecordedForward {
   inputNames: string[];
   /** Parameter name → graph value (input or initializer). */
   params: Map<string, string>;
+  /** Hook name → its value before steering and ablation, for the `taps` asked for. */
+  taps: Map<string, string>;
 }
 
 /** The last dimension of each hook point's activation (the length of a steering vector there). */
@@ -72,14 +82,18 @@ function checkGraphHooks(model: HookedTransformer, hooks: readonly HookName[], s
 }
 
 /** Record the model's forward pass into `g` (inputs, nodes, outputs); `encode` it, or append more (training). */
-export function recordForward(model: HookedTransformer, g: GraphBuilder, { hooks = [], steer = [], kv = false, paramsAsInputs = false }: GraphOptions = {}): RecordedForward {
-  checkGraphHooks(model, hooks, steer);
+export function recordForward(model: HookedTransformer, g: GraphBuilder, { hooks = [], steer = [], kv = false, paramsAsInputs = false, ablate = [], taps = [] }: GraphOptions = {}): RecordedForward {
+  checkGraphHooks(model, hooks, [...steer, ...ablate, ...taps]);
   const cfg = model.cfg;
   const { n_key_value_heads: K, d_head: dh } = cfg;
   const params = new Map<string, string>();
-  for (const [name, v] of model.params) {
-    params.set(name, paramsAsInputs ? g.input(name, DT.FLOAT, v.shape) : g.floatInit(name, v.dataSync() as Float32Array, v.shape));
-  }
+  const inputParams: string[] = [];
+  const addParam = (name: string, v: { shape: number[]; dataSync(): unknown }, asInput: boolean) => {
+    params.set(name, asInput ? g.input(name, DT.FLOAT, v.shape) : g.floatInit(name, v.dataSync() as Float32Array, v.shape));
+    if (asInput) inputParams.push(name);
+  };
+  for (const [name, v] of model.params) addParam(name, v, paramsAsInputs === true);
+  for (const [name, v] of model.adapters.live()?.variables ?? []) addParam(name, v, paramsAsInputs !== false);
   const inputIds = g.input("input_ids", DT.INT64, ["batch_size", "sequence_length"]);
   const positionIds = g.input("position_ids", DT.INT64, [kv ? "batch_size" : "position_batch", "sequence_length"]);
   const attentionMask = kv ? g.input("attention_mask", DT.INT64, ["batch_size", "total_sequence_length"]) : null;
@@ -95,7 +109,10 @@ export function recordForward(model: HookedTransformer, g: GraphBuilder, { hooks
     const d = hookLastDim(cfg, h);
     steerInputs.set(h, g.input(`steer.${h}`, DT.FLOAT, hookRank(h) === 4 ? ["steer_rows", "steer_len", 1, d] : ["steer_rows", "steer_len", d]));
   }
-  const ops = onnxOps(model, g, { params, hooks: new Set(hooks), steerInputs, past });
+  const ablateInputs = new Map<string, string>();
+  for (const h of ablate) ablateInputs.set(h, g.input(`ablate.${h}`, DT.FLOAT, [hookLastDim(cfg, h), 1]));
+  const tapped = new Map<string, string>();
+  const ops = onnxOps(model, g, { params, hooks: new Set(hooks), steerInputs, past, ablateInputs, taps: new Set(taps), tapped });
   const masks = attentionMaskValues(g, inputIds, attentionMask, cfg.slidingWindow ?? null);
   const logits = forward(cfg, ops.ops, { tokens: inputIds, positions: positionIds, ...masks });
   g.op("Identity", [logits], {}, "logits");
@@ -106,14 +123,15 @@ export function recordForward(model: HookedTransformer, g: GraphBuilder, { hooks
   }
   for (const h of ops.hookOutputs) g.output(h, DT.FLOAT, null);
   const inputNames = [
-    ...(paramsAsInputs ? [...params.values()] : []),
+    ...inputParams,
     "input_ids",
     "position_ids",
     ...(kv ? ["attention_mask"] : []),
     ...past.flatMap((p) => [p.key, p.value]),
     ...steerInputs.values(),
+    ...ablateInputs.values(),
   ];
-  return { logits: "logits", inputNames, params };
+  return { logits: "logits", inputNames, params, taps: tapped };
 }
 
 /** The model's forward pass as an encoded ONNX model. */
@@ -151,6 +169,9 @@ interface RecorderState {
   hooks: ReadonlySet<string>;
   steerInputs: ReadonlyMap<string, string>;
   past: readonly { key: string; value: string }[];
+  ablateInputs?: ReadonlyMap<string, string>;
+  taps?: ReadonlySet<string>;
+  tapped?: Map<string, string>;
 }
 
 /** The op recorder: each op appends ONNX nodes and returns the name of its output value. */
@@ -158,7 +179,7 @@ function onnxOps(model: HookedTransformer, g: GraphBuilder, st: RecorderState): 
   const cfg = model.cfg;
   const hookOutputs: string[] = [];
   const derived = new Map<string, string>();
-  const exposed = (name: string) => st.hooks.has(name) || st.steerInputs.has(name);
+  const exposed = (name: string) => st.hooks.has(name) || st.steerInputs.has(name) || st.ablateInputs?.has(name) === true || st.taps?.has(name) === true;
   const param = (name: string): string => {
     const stored = st.params.get(name);
     if (stored) return stored;
@@ -173,9 +194,13 @@ function onnxOps(model: HookedTransformer, g: GraphBuilder, st: RecorderState): 
   };
   const hook = (name: HookName, value: string): string => {
     let out = value;
+    if (st.taps?.has(name)) st.tapped?.set(name, value);
     const s = st.steerInputs.get(name);
+    const ab = st.ablateInputs?.get(name);
+    // Ablation first, then steering: the order of the TensorFlow.js path (JS hooks, then steering values).
+    if (ab) out = g.op("Sub", [out, g.op("Mul", [g.op("MatMul", [out, ab]), g.op("Reshape", [ab, g.constI([-1])])])], {}, st.hooks.has(name) && !s ? name : undefined); // x − (x·v̂) v̂
     if (s) out = g.op("Add", [out, s], {}, st.hooks.has(name) ? name : undefined);
-    else if (st.hooks.has(name)) out = g.op("Identity", [out], {}, name);
+    if (!s && !ab && st.hooks.has(name)) out = g.op("Identity", [out], {}, name);
     if (st.hooks.has(name)) hookOutputs.push(name);
     return out;
   };
@@ -219,6 +244,10 @@ function onnxOps(model: HookedTransformer, g: GraphBuilder, st: RecorderState): 
       return { k: g.op("Concat", [p.key, k], { axis: 2 }, `present.${l}.key`), v: g.op("Concat", [p.value, v], { axis: 2 }, `present.${l}.value`) };
     },
     block: (fn) => fn(),
+    lora: (name) => {
+      const t = model.adapters.target(name); // dropout is not recorded: adapters with dropout train on TensorFlow.js
+      return t ? { key: t.A, A: param(t.A), B: param(t.B), scale: t.scale } : null;
+    },
   };
   return { ops, hookOutputs };
 }

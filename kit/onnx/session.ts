@@ -127,7 +127,7 @@ const MAX_SESSIONS_PER_MODEL = 16;
 const SMALL_MODEL_PARAMS = 5e6;
 
 function weightIds(model: HookedTransformer): object[] {
-  return [...model.params.values()].map((v) => (v as unknown as { dataId: object }).dataId);
+  return [...[...model.params.values()].map((v) => (v as unknown as { dataId: object }).dataId), ...model.adapters.weightIds()];
 }
 
 /** Resolve a hook filter to the model's hook names, in forward order. */

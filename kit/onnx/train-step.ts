@@ -20,7 +20,9 @@ import { defaultDecays } from "../train/adamw";
 import type { Batch } from "../train/batches";
 import { CLIP_EPS } from "../train/clip";
 import { appendGradients } from "./autodiff";
-import { buildGraph } from "./graph";
+import { recordForward } from "./graph";
+import type { HookName } from "../model/hooks";
+import { hookLastDim } from "../model/steering";
 import { DT, GraphBuilder } from "./proto";
 import { SyncSession } from "./session";
 
@@ -34,6 +36,26 @@ export interface LossGraphOptions {
    * [B, T] (the RL trainer's statistics). Default false.
    */
   stats?: boolean;
+  /** What trains: every parameter ("all", default) or only the live LoRA adapter ("adapter"; the base weights stay initializers). */
+  trainable?: Trainable;
+  /** Training-time interventions (preventative steering, kit/train/steer.ts): `steer.{hook}` and `ablate.{hook}` inputs. */
+  steer?: readonly HookName[];
+  ablate?: readonly HookName[];
+  /**
+   * Hook points whose projection on an input `monitor.{i}` [d, 1] (a unit vector) is averaged over the counted
+   * tokens (Σ weights · x·v̂ / normaliser, x before steering) and output as `projection.{i}`.
+   */
+  monitor?: readonly HookName[];
+}
+
+export type Trainable = "all" | "adapter";
+
+/** The variables that train: the model's parameters, or the live adapter's tensors. */
+export function trainableVariables(model: HookedTransformer, trainable: Trainable = "all"): Map<string, tf.Variable> {
+  if (trainable === "all") return model.params;
+  const live = model.adapters.live();
+  if (!live) throw new Error(`trainableVariables: the model has no active, unmerged LoRA adapter to train (addAdapter(model, …) first)`);
+  return live.variables;
 }
 
 interface LossGraph {
@@ -48,11 +70,15 @@ interface LossGraph {
  * the parameters, `input_ids` int64 [B, T], `position_ids` int64 [1, T], `targets` int64 [B, T], `weights` float
  * [B, T], `normaliser` float [] (and with `kl`: `ref_logp`, `kl_weights` float [B, T]).
  */
-export function lossGradGraph(model: HookedTransformer, { batchSize: B, seqLen: T, kl = false, stats = false }: LossGraphOptions): LossGraph {
+export function lossGradGraph(model: HookedTransformer, options: LossGraphOptions): LossGraph {
+  const { batchSize: B, seqLen: T, kl = false, stats = false, trainable = "all", steer = [], ablate = [], monitor = [] } = options;
   const g = new GraphBuilder();
-  buildGraph(model, { paramsAsInputs: true, builder: g });
+  const rec = recordForward(model, g, { paramsAsInputs: trainable === "adapter" ? "adapter" : true, steer, ablate, taps: monitor });
+  const vars = trainableVariables(model, trainable);
   const shapes = new Map<string, number[]>();
-  for (const [name, v] of model.params) shapes.set(name, [...v.shape]);
+  for (const [name, v] of vars) shapes.set(name, [...v.shape]);
+  for (const h of steer) shapes.set(`steer.${h}`, [1, 1, hookLastDim(model.cfg, h)]);
+  for (const h of ablate) shapes.set(`ablate.${h}`, [hookLastDim(model.cfg, h), 1]);
   shapes.set("input_ids", [B, T]);
   shapes.set("position_ids", [1, T]);
   const targets = g.input("targets", DT.INT64, [B, T]);
@@ -84,8 +110,15 @@ export function lossGradGraph(model: HookedTransformer, { batchSize: B, seqLen: 
       g.output("kl_sum", DT.FLOAT, []);
     }
   }
+  monitor.forEach((h, i) => {
+    const v = g.input(`monitor.${i}`, DT.FLOAT, [hookLastDim(model.cfg, h), 1]);
+    shapes.set(v, [hookLastDim(model.cfg, h), 1]);
+    const proj = g.op("Reshape", [g.op("MatMul", [rec.taps.get(h)!, v]), g.constI([B, T])]); // [B, T]
+    g.op("Div", [g.op("ReduceSum", [g.op("Mul", [proj, weights])], { keepdims: 0 }), normaliser], {}, `projection.${i}`);
+    g.output(`projection.${i}`, DT.FLOAT, []);
+  });
   const loss = g.op("Div", [g.op("ReduceSum", [perToken], { keepdims: 0 }), normaliser], {}, "loss");
-  const grads = appendGradients(g, loss, [...model.params.keys()], { shapes });
+  const grads = appendGradients(g, loss, [...vars.keys()], { shapes });
   return { g, loss, grads, shapes };
 }
 
@@ -125,7 +158,7 @@ export class OnnxLossGrad {
 
   constructor(model: HookedTransformer, options: LossGraphOptions & OnnxGradOptions) {
     const { g, grads, shapes } = lossGradGraph(model, options);
-    this.paramNames = [...model.params.keys()];
+    this.paramNames = [...trainableVariables(model, options.trainable).keys()];
     for (const name of this.paramNames) g.output(grads.get(name)!, DT.FLOAT, shapes.get(name)!);
     g.output("loss", DT.FLOAT, []);
     this.outputs = this.paramNames.map((n) => grads.get(n)!);
@@ -160,6 +193,11 @@ export interface OnnxTrainerOptions extends OnnxGradOptions {
   /** The loss graph's KL term and statistics (`lossGradGraph`'s `kl` / `stats`): the RL policy update. Default false. */
   kl?: boolean;
   stats?: boolean;
+  /** `lossGradGraph`'s `trainable`, `steer`, `ablate` and `monitor` (their inputs are fed with the step's data). */
+  trainable?: Trainable;
+  steer?: readonly HookName[];
+  ablate?: readonly HookName[];
+  monitor?: readonly HookName[];
 }
 
 /** What one step computed, before it is committed. */
@@ -168,6 +206,8 @@ export interface OnnxStepResult {
   /** With `stats`: Σ mask · entropy and (with `kl`) Σ mask · k3, before the update. */
   entropySum?: number;
   klSum?: number;
+  /** With `monitor`: the mean projection at each monitored hook, before the update. */
+  projections?: number[];
   /** Global gradient norm before clipping. */
   gradNorm: number;
   /** Names of parameters whose new values would be NaN or ±Inf (empty when the update is finite). */
@@ -197,20 +237,23 @@ export class OnnxTrainer {
   private readonly opts: OnnxTrainerOptions;
   /** The model variables' data ids when `params` and the model last agreed (a changed id: someone assigned weights). */
   private readonly seen = new Map<string, object>();
+  /** The variables that train (the model's parameters, or the live adapter's tensors). */
+  private readonly vars: Map<string, tf.Variable>;
 
   constructor(
     private readonly model: HookedTransformer,
     opts: OnnxTrainerOptions,
   ) {
     this.opts = opts;
+    this.vars = trainableVariables(model, opts.trainable);
     let offset = 0;
-    for (const [name, v] of model.params) {
+    for (const [name, v] of this.vars) {
       this.layout.set(name, { offset, size: v.size, shape: [...v.shape] });
       offset += v.size;
     }
     this.total = offset;
     this.flat = { params: new Float32Array(offset), m: new Float32Array(offset), v: new Float32Array(offset) };
-    for (const [name, v] of model.params) this.flat.params.set(v.dataSync() as Float32Array, this.layout.get(name)!.offset);
+    for (const [name, v] of this.vars) this.flat.params.set(v.dataSync() as Float32Array, this.layout.get(name)!.offset);
     this.makeViews();
     this.remember();
   }
@@ -220,12 +263,12 @@ export class OnnxTrainer {
   }
 
   private remember(): void {
-    for (const [name, v] of this.model.params) this.seen.set(name, (v as unknown as { dataId: object }).dataId);
+    for (const [name, v] of this.vars) this.seen.set(name, (v as unknown as { dataId: object }).dataId);
   }
 
   /** Take up weights assigned to the model's variables since the last sync (e.g. by an `onStep` callback). */
   private refreshFromModel(): void {
-    for (const [name, v] of this.model.params) {
+    for (const [name, v] of this.vars) {
       if ((v as unknown as { dataId: object }).dataId !== this.seen.get(name)) this.params.get(name)!.set(v.dataSync() as Float32Array);
     }
     this.remember();
@@ -250,7 +293,8 @@ export class OnnxTrainer {
 
   /** The encoded training-step graph for batch shape [B, T]. */
   stepGraph(B: number, T: number): Uint8Array {
-    const { g, grads } = lossGradGraph(this.model, { batchSize: B, seqLen: T, kl: this.opts.kl, stats: this.opts.stats });
+    const { kl, stats, trainable, steer, ablate, monitor } = this.opts;
+    const { g, grads } = lossGradGraph(this.model, { batchSize: B, seqLen: T, kl, stats, trainable, steer, ablate, monitor });
     const [b1, b2] = this.opts.betas;
     const N = this.total;
     const flatGrad = g.op("Concat", [...this.layout.keys()].map((n) => g.op("Reshape", [grads.get(n)!, g.constI([-1])])), { axis: 0 });
@@ -296,8 +340,8 @@ export class OnnxTrainer {
   }
 
   /** Compute one step on `batch` at learning rate `lr` (clipping to `clipNorm`, none when null); nothing changes until `commit()`. */
-  step(batch: Batch, lr: number, clipNorm: number | null): OnnxStepResult {
-    return this.stepFeeds(batchFeeds(batch), batch.batchSize, batch.seqLen, lr, clipNorm);
+  step(batch: Batch, lr: number, clipNorm: number | null, extra: Record<string, Tensor> = {}): OnnxStepResult {
+    return this.stepFeeds({ ...batchFeeds(batch), ...extra }, batch.batchSize, batch.seqLen, lr, clipNorm);
   }
 
   /**
@@ -322,7 +366,8 @@ export class OnnxTrainer {
     };
     for (const [name, { shape }] of this.layout) feeds[name] = new Tensor("float32", this.params.get(name)!, shape);
     const statNames = this.opts.stats ? ["entropy_sum", ...(this.opts.kl ? ["kl_sum"] : [])] : [];
-    const out = this.session(B, T).run(feeds, ["loss", "grad_norm", "update_check", "new.params", "new.m", "new.v", ...statNames]);
+    const projNames = (this.opts.monitor ?? []).map((_, i) => `projection.${i}`);
+    const out = this.session(B, T).run(feeds, ["loss", "grad_norm", "update_check", "new.params", "new.m", "new.v", ...statNames, ...projNames]);
     const next = { params: out["new.params"].data as Float32Array, m: out["new.m"].data as Float32Array, v: out["new.v"].data as Float32Array };
     const finite = Number.isFinite((out.update_check.data as Float32Array)[0]);
     return {
@@ -330,6 +375,7 @@ export class OnnxTrainer {
       gradNorm: (out.grad_norm.data as Float32Array)[0],
       ...(out.entropy_sum ? { entropySum: (out.entropy_sum.data as Float32Array)[0] } : {}),
       ...(out.kl_sum ? { klSum: (out.kl_sum.data as Float32Array)[0] } : {}),
+      ...(projNames.length ? { projections: projNames.map((n) => (out[n].data as Float32Array)[0]) } : {}),
       nonFinite: finite ? [] : [...this.layout].filter(([, { offset, size }]) => next.params.subarray(offset, offset + size).some((x) => !Number.isFinite(x))).map(([n]) => n),
       commit: () => {
         this.flat = next;
@@ -341,7 +387,8 @@ export class OnnxTrainer {
 
   /** Copy the current parameters into the model's variables (the trainer does before any user code runs). */
   syncModel(): void {
-    tf.tidy(() => this.model.setWeights(this.params)); // the variables keep their new data; the temporaries go
+    if (this.vars === this.model.params) tf.tidy(() => this.model.setWeights(this.params)); // the variables keep their new data; the temporaries go
+    else tf.tidy(() => this.vars.forEach((v, n) => v.assign(tf.tensor(this.params.get(n)!, v.shape))));
     this.remember();
   }
 
@@ -370,7 +417,7 @@ export class OnnxTrainer {
     for (const [name, { offset }] of this.layout) {
       m.set(state.m.get(name)!, offset);
       v.set(state.v.get(name)!, offset);
-      params.set(this.model.params.get(name)!.dataSync() as Float32Array, offset);
+      params.set(this.vars.get(name)!.dataSync() as Float32Array, offset);
     }
     this.flat = { params, m, v };
     this.makeViews();

@@ -35,6 +35,8 @@ export interface BatcherOptions {
   seed?: number;
   /** Padding token for short sequences; default 0. Never counted in the loss. */
   padId?: number;
+  /** Sequence lists only: per-token loss weights, `lossMasks[i][t]` for predicting token t of sequence i. */
+  lossMasks?: readonly ArrayLike<number>[];
 }
 
 export type Batcher = (k: number) => Batch;
@@ -93,7 +95,7 @@ export function dataProblems(data: unknown, { seqLen, vocabSize, label = "data" 
 }
 
 /** The function `k ↦ batch k`. Data must already be valid (see `dataProblems`). */
-export function makeBatcher(data: TrainData, { batchSize, seqLen, seed = 0, padId = 0 }: BatcherOptions): Batcher {
+export function makeBatcher(data: TrainData, { batchSize, seqLen, seed = 0, padId = 0, lossMasks }: BatcherOptions): Batcher {
   const rowLen = seqLen + 1;
   if (!isSequenceList(data)) {
     const stream = data;
@@ -137,9 +139,11 @@ export function makeBatcher(data: TrainData, { batchSize, seqLen, seed = 0, padI
       const seq = seqs[permutation(Math.floor(i / n))[i % n]];
       const len = Math.min(seq.length, rowLen);
       for (let t = 0; t < len; t++) tokens[b * rowLen + t] = seq[t];
-      for (let t = 0; t < len - 1; t++) mask[b * seqLen + t] = 1;
-      targets += len - 1;
+      const weights = lossMasks?.[permutation(Math.floor(i / n))[i % n]];
+      for (let t = 0; t < len - 1; t++) mask[b * seqLen + t] = weights ? weights[t + 1] : 1;
+      targets += weights ? mask.subarray(b * seqLen, b * seqLen + len - 1).reduce((a, x) => a + x, 0) : len - 1;
     }
+    if (lossMasks) return { tokens, mask, batchSize, seqLen, targets: Math.max(targets, 1e-9) }; // a batch of only prompts: loss 0
     return { tokens, mask: targets === batchSize * seqLen ? null : mask, batchSize, seqLen, targets };
   };
 }

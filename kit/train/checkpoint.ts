@@ -119,7 +119,7 @@ function fsyncDir(dir: string): void {
  */
 export function saveCheckpoint(
   root: string,
-  { model, optimizer, state }: { model: HookedTransformer; optimizer: Pick<AdamW, "exportState">; state: TrainerState },
+  { model, params = model.params, optimizer, state }: { model: HookedTransformer; params?: ReadonlyMap<string, { shape: number[]; dataSync(): unknown }>; optimizer: Pick<AdamW, "exportState">; state: TrainerState },
   { keep = 1 }: { keep?: number } = {},
 ): string {
   fs.mkdirSync(root, { recursive: true });
@@ -129,11 +129,11 @@ export function saveCheckpoint(
   fs.mkdirSync(tmp);
   try {
     const weights = new Map<string, TensorToWrite>();
-    for (const [n, v] of model.params) weights.set(n, { shape: v.shape, data: new Float32Array(v.dataSync() as Float32Array) });
+    for (const [n, v] of params) weights.set(n, { shape: v.shape, data: new Float32Array(v.dataSync() as Float32Array) });
     writeSafetensors(nodePath.join(tmp, "model.safetensors"), weights, { format: "pt", "persona-kit": "kit-layout" });
     const opt = optimizer.exportState();
     const moments = new Map<string, TensorToWrite>();
-    for (const [n, v] of model.params) {
+    for (const [n, v] of params) {
       moments.set(`m.${n}`, { shape: v.shape, data: opt.m.get(n)! });
       moments.set(`v.${n}`, { shape: v.shape, data: opt.v.get(n)! });
     }

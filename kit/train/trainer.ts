@@ -21,7 +21,9 @@
 import { tf } from "../backend";
 import type { HookedTransformer } from "../model/transformer";
 import { AdamW, type AdamWState } from "./adamw";
-import { OnnxTrainer } from "../onnx/train-step";
+import { OnnxTrainer, trainableVariables, type Trainable } from "../onnx/train-step";
+import type { FwdHook } from "../model/hooks";
+import { hasInterventions, interventionProblems, onnxInterventionFeeds, onnxInterventionHooks, tfjsInterventionHooks, type TrainingInterventions } from "./steer";
 import { dataProblems, isSequenceList, makeBatcher, type Batch, type Batcher, type TrainData } from "./batches";
 import { latestCheckpoint, loadCheckpoint, removeStaleTemps, saveCheckpoint, TRAINER_STATE_FORMAT, TRAINER_STATE_VERSION, type TrainerState } from "./checkpoint";
 import { clipByGlobalNorm } from "./clip";
@@ -43,6 +45,8 @@ export interface StepRecord {
   ms: number;
   /** Mean loss on `evalData`, after this step's update, on steps where evaluation ran. */
   evalLoss?: number;
+  /** With `monitor`: each direction's mean projection over the counted tokens (before any intervention), before the update. */
+  projections?: number[];
 }
 
 export interface TrainResult {
@@ -58,7 +62,7 @@ export interface TrainResult {
   checkpoint?: string;
 }
 
-export interface TrainOptions {
+export interface TrainOptions extends TrainingInterventions {
   /** Total updates of the run (when resuming, the run continues up to this many). */
   steps: number;
   /** Default 32. */
@@ -115,6 +119,12 @@ export interface TrainOptions {
    * has permanent hooks; when resuming, the runtime the checkpoint recorded.
    */
   runtime?: TrainRuntime | "auto";
+  /**
+   * Per-token loss weights for a list of sequences (one array per sequence, as long as it): `lossMasks[i][t]` weighs
+   * the prediction of token t of sequence i (t ≥ 1), e.g. 1 on assistant tokens only (`sft` builds them). Padding
+   * stays uncounted.
+   */
+  lossMasks?: readonly ArrayLike<number>[];
 }
 
 export type TrainRuntime = "tfjs" | "onnx";
@@ -122,31 +132,35 @@ export type TrainRuntime = "tfjs" | "onnx";
 const KNOWN_OPTIONS = [
   "steps", "batchSize", "seqLen", "lr", "schedule", "warmupSteps", "minLrRatio", "weightDecay", "decayEmbeddings", "betas", "eps",
   "clipNorm", "seed", "padId", "checkpointDir", "checkpointEvery", "keepCheckpoints", "resume", "onStep", "progress", "progressEvery",
-  "evalData", "evalEvery", "evalBatches", "runtime",
+  "evalData", "evalEvery", "evalBatches", "runtime", "lossMasks", "steering", "ablate", "monitor",
 ] as const;
 
 /** Options that fix a run's numbers: a resume must use the same values. */
 const DETERMINING = ["batchSize", "seqLen", "lr", "schedule", "warmupSteps", "minLrRatio", "weightDecay", "decayEmbeddings", "betas", "eps", "clipNorm", "seed", "padId"] as const;
 
-type Resolved = Required<Omit<TrainOptions, "checkpointDir" | "checkpointEvery" | "onStep" | "progress" | "progressEvery" | "evalData" | "evalEvery" | "runtime">> &
-  Pick<TrainOptions, "runtime"> &
+type Resolved = Required<Omit<TrainOptions, "checkpointDir" | "checkpointEvery" | "onStep" | "progress" | "progressEvery" | "evalData" | "evalEvery" | "runtime" | "lossMasks" | keyof TrainingInterventions>> &
+  Pick<TrainOptions, "runtime" | "lossMasks" | keyof TrainingInterventions> &
   Pick<TrainOptions, "checkpointDir" | "checkpointEvery" | "onStep" | "progress" | "progressEvery" | "evalData" | "evalEvery"> & { clipNorm: number | null };
 
 /** Train `model` in place on `data` (a token stream or a list of sequences). */
 export async function train(model: HookedTransformer, data: TrainData, options: TrainOptions): Promise<TrainResult> {
   const o = resolveOptions(model, data, options);
   const { steps, batchSize, seqLen, seed, padId, checkpointDir } = o;
-  const batcher = makeBatcher(data, { batchSize, seqLen, seed, padId });
+  const batcher = makeBatcher(data, { batchSize, seqLen, seed, padId, lossMasks: o.lossMasks });
   const evalBatcher = o.evalData !== undefined ? makeBatcher(o.evalData, { batchSize, seqLen, seed, padId }) : null;
   const evalEvery = o.evalEvery ?? steps;
-  const dataHash = fingerprint(data);
+  const dataHash = fingerprint(data, o.lossMasks);
+  const trainable: Trainable = model.adapters.live() ? "adapter" : "all"; // an active LoRA adapter: only A and B train
+  const vars = trainableVariables(model, trainable);
+  const iv: TrainingInterventions = { steering: o.steering, ablate: o.ablate, monitor: o.monitor };
   if (checkpointDir !== undefined) removeStaleTemps(checkpointDir);
   const resumeDir = o.resume && checkpointDir !== undefined ? latestCheckpoint(checkpointDir) : null;
   const ck = resumeDir ? loadCheckpoint(resumeDir) : null;
   const runtime = chooseRuntime(model, o.runtime, ck ? (ck.state.runtime ?? "tfjs") : null, resumeDir);
   const adamOptions = { betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, decayEmbeddings: o.decayEmbeddings };
-  const onnx = runtime === "onnx" ? new OnnxTrainer(model, adamOptions) : null;
-  const adamw = onnx ? null : new AdamW(model.params, adamOptions);
+  const onnx = runtime === "onnx" ? new OnnxTrainer(model, { ...adamOptions, ...(trainable === "adapter" ? { trainable } : {}), ...(hasInterventions(iv) ? onnxInterventionHooks(iv) : {}) }) : null;
+  const onnxExtra = onnx && hasInterventions(iv) ? onnxInterventionFeeds(iv) : {};
+  const adamw = onnx ? null : new AdamW(vars, adamOptions);
   const optimizer: { readonly t: number; exportState(): AdamWState; importState(s: AdamWState): void } = onnx ?? adamw!;
   let records: StepRecord[] = [];
   let start = 0;
@@ -156,9 +170,10 @@ export async function train(model: HookedTransformer, data: TrainData, options: 
   try {
     if (ck && resumeDir) {
       checkResumable(model, o, dataHash, ck.state, resumeDir);
-      const missing = [...model.params.keys()].filter((n) => !ck.weights.has(n));
+      const missing = [...vars.keys()].filter((n) => !ck.weights.has(n));
       if (missing.length) throw new RangeError(`train: checkpoint ${resumeDir} lacks parameters ${missing.join(", ")}`);
-      model.setWeights(ck.weights);
+      if (trainable === "all") model.setWeights(ck.weights);
+      else tf.tidy(() => vars.forEach((v, n) => v.assign(tf.tensor(ck.weights.get(n)!, v.shape))));
       optimizer.importState(ck.optimizer);
       start = ck.state.step;
       records = ck.state.records.slice(0, start);
@@ -183,7 +198,7 @@ export async function train(model: HookedTransformer, data: TrainData, options: 
       const began = performance.now();
       const lr = lrAt(step, { lr: o.lr, totalSteps: steps, schedule: o.schedule, warmupSteps: o.warmupSteps, minLrRatio: o.minLrRatio });
       const batch = batcher(step);
-      const record: StepRecord = onnx ? onnxStep(onnx, batch, step, lr, o.clipNorm, lastFinite, began) : tfjsStep(model, adamw!, batch, step, lr, o.clipNorm, lastFinite, began);
+      const record: StepRecord = onnx ? onnxStep(onnx, batch, step, lr, o.clipNorm, lastFinite, began, onnxExtra) : tfjsStep(model, vars, adamw!, batch, step, lr, o.clipNorm, lastFinite, began, iv);
       records.push(record);
       lastFinite = record;
       if (evalBatcher && ((step + 1) % evalEvery === 0 || step === steps - 1)) {
@@ -197,12 +212,12 @@ export async function train(model: HookedTransformer, data: TrainData, options: 
       }
       if (checkpointDir !== undefined && ((o.checkpointEvery !== undefined && (step + 1) % o.checkpointEvery === 0) || step === steps - 1)) {
         onnx?.syncModel();
-        checkpoint = saveCheckpoint(checkpointDir, { model, optimizer, state: state(step + 1) }, { keep: o.keepCheckpoints });
+        checkpoint = saveCheckpoint(checkpointDir, { model, params: vars, optimizer, state: state(step + 1) }, { keep: o.keepCheckpoints });
       }
       await new Promise<void>((resolve) => setImmediate(resolve)); // let I/O, timers and signals through
     }
     if (checkpointDir !== undefined && start >= steps && !checkpoint) {
-      checkpoint = saveCheckpoint(checkpointDir, { model, optimizer, state: state(start) }, { keep: o.keepCheckpoints });
+      checkpoint = saveCheckpoint(checkpointDir, { model, params: vars, optimizer, state: state(start) }, { keep: o.keepCheckpoints });
     }
   } finally {
     progress?.done();
@@ -231,7 +246,11 @@ function chooseRuntime(model: HookedTransformer, asked: TrainRuntime | "auto" | 
   if (asked !== undefined && asked !== "auto" && resumed !== null && asked !== resumed) {
     throw new RangeError(`train: cannot resume from ${dir} with runtime ${JSON.stringify(asked)}: it was trained with ${JSON.stringify(resumed)} (resumes are bit-identical only within a runtime; pass runtime "auto" or ${JSON.stringify(resumed)})`);
   }
-  const runtime = asked === undefined || asked === "auto" ? (resumed ?? (model.numHooks === 0 ? "onnx" : "tfjs")) : asked;
+  const dropout = model.adapters.live()?.config.dropout ?? 0; // adapter dropout is not recorded into the gradient graphs
+  const runtime = asked === undefined || asked === "auto" ? (resumed ?? (model.numHooks === 0 && dropout === 0 ? "onnx" : "tfjs")) : asked;
+  if (runtime === "onnx" && dropout > 0) {
+    throw new RangeError(`train: runtime "onnx" cannot apply the active adapter's dropout (${dropout}); pass runtime "tfjs" or an adapter with dropout 0`);
+  }
   if (runtime === "onnx" && model.numHooks > 0) {
     throw new RangeError(`train: runtime "onnx" cannot run the model's ${model.numHooks} permanent hook${model.numHooks > 1 ? "s" : ""} (they run on the tfjs path only); remove them or pass runtime "tfjs"`);
   }
@@ -239,9 +258,22 @@ function chooseRuntime(model: HookedTransformer, asked: TrainRuntime | "auto" | 
 }
 
 /** One step on TensorFlow.js: variableGrads over the batch loss, clipping, AdamW (which refuses a non-finite update). */
-function tfjsStep(model: HookedTransformer, adamw: AdamW, batch: Batch, step: number, lr: number, clipNorm: number | null, lastFinite: StepRecord | undefined, began: number): StepRecord {
-  const paramOf = new Map([...model.params].map(([name, v]) => [v.name, name]));
-  const { value, grads } = tf.variableGrads(() => batchLoss(model, batch, true), [...model.params.values()]);
+function tfjsStep(
+  model: HookedTransformer,
+  vars: ReadonlyMap<string, tf.Variable>,
+  adamw: AdamW,
+  batch: Batch,
+  step: number,
+  lr: number,
+  clipNorm: number | null,
+  lastFinite: StepRecord | undefined,
+  began: number,
+  iv: TrainingInterventions,
+): StepRecord {
+  const paramOf = new Map([...vars].map(([name, v]) => [v.name, name]));
+  const projections: number[] = [];
+  const hooks = hasInterventions(iv) ? tfjsInterventionHooks(iv, batch, projections) : [];
+  const { value, grads } = tf.variableGrads(() => batchLoss(model, batch, true, hooks), [...vars.values()]);
   const gradMap = new Map<string, tf.Tensor>();
   for (const [vname, g] of Object.entries(grads)) gradMap.set(paramOf.get(vname) ?? vname, g);
   try {
@@ -259,7 +291,7 @@ function tfjsStep(model: HookedTransformer, adamw: AdamW, batch: Batch, step: nu
       throw new Error(`train: ${(e as Error).message} ${where}; ${last}`);
     }
     const ms = Math.max(performance.now() - began, 1e-3);
-    return { step, loss, lr, gradNorm, tokensPerSec: (batch.batchSize * batch.seqLen * 1000) / ms, ms };
+    return { step, loss, lr, gradNorm, tokensPerSec: (batch.batchSize * batch.seqLen * 1000) / ms, ms, ...(projections.length ? { projections } : {}) };
   } finally {
     value.dispose();
     for (const g of gradMap.values()) g.dispose();
@@ -267,8 +299,17 @@ function tfjsStep(model: HookedTransformer, adamw: AdamW, batch: Batch, step: nu
 }
 
 /** One step on ONNX Runtime: committed only when the loss, the gradient norm and the update are all finite. */
-function onnxStep(trainer: OnnxTrainer, batch: Batch, step: number, lr: number, clipNorm: number | null, lastFinite: StepRecord | undefined, began: number): StepRecord {
-  const r = trainer.step(batch, lr, clipNorm);
+function onnxStep(
+  trainer: OnnxTrainer,
+  batch: Batch,
+  step: number,
+  lr: number,
+  clipNorm: number | null,
+  lastFinite: StepRecord | undefined,
+  began: number,
+  extra: Parameters<OnnxTrainer["step"]>[3],
+): StepRecord {
+  const r = trainer.step(batch, lr, clipNorm, extra);
   const where = `at step ${step} (lr ${fmt(lr)})`;
   const last = lastFinite ? `last finite loss ${fmt(lastFinite.loss)} at step ${lastFinite.step}` : "no finite loss before it";
   if (!Number.isFinite(r.loss)) throw new Error(`train: loss is ${r.loss} ${where}; ${last}; weights are left as they were before this step`);
@@ -283,7 +324,7 @@ function onnxStep(trainer: OnnxTrainer, batch: Batch, step: number, lr: number, 
   }
   r.commit();
   const ms = Math.max(performance.now() - began, 1e-3);
-  return { step, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec: (batch.batchSize * batch.seqLen * 1000) / ms, ms };
+  return { step, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec: (batch.batchSize * batch.seqLen * 1000) / ms, ms, ...(r.projections ? { projections: r.projections } : {}) };
 }
 
 /**
@@ -315,16 +356,16 @@ function evaluateBatches(model: HookedTransformer, batcher: Batcher, batches: nu
 }
 
 /** The loss of one batch: `model.loss` when every target counts, else the mask-weighted mean cross-entropy. */
-function batchLoss(model: HookedTransformer, batch: Batch, training: boolean): tf.Scalar {
+function batchLoss(model: HookedTransformer, batch: Batch, training: boolean, fwdHooks: readonly FwdHook[] = []): tf.Scalar {
   const { batchSize: B, seqLen: T } = batch;
   const tokens = tf.tensor2d(batch.tokens, [B, T + 1], "int32");
-  if (!batch.mask) return model.loss(tokens, { training });
+  if (!batch.mask && fwdHooks.length === 0) return model.loss(tokens, { training });
   const V = model.cfg.d_vocab;
-  const logits = model.forward(tokens.slice([0, 0], [B, T]) as tf.Tensor2D, { training }); // [B, T, V]
+  const logits = model.forward(tokens.slice([0, 0], [B, T]) as tf.Tensor2D, { training, fwdHooks }); // [B, T, V]
   const logp = tf.logSoftmax(logits.reshape([-1, V])); // [B·T, V]
   const targets = tokens.slice([0, 1], [B, T]).reshape([-1]) as tf.Tensor1D;
   const picked = tf.sum(tf.mul(logp, tf.oneHot(targets, V)), -1); // [B·T]
-  const mask = tf.tensor1d(batch.mask);
+  const mask = batch.mask ? tf.tensor1d(batch.mask) : tf.onesLike(picked);
   return tf.div(tf.neg(tf.sum(tf.mul(picked, mask))), batch.targets) as tf.Scalar;
 }
 
@@ -427,6 +468,9 @@ function resolveOptions(model: HookedTransformer, data: TrainData, options: Trai
   posInt("evalBatches", evalBatches);
   if (evalEvery !== undefined && evalData === undefined) problems.push(`evalEvery needs evalData`);
   if (runtime !== undefined && !["auto", "tfjs", "onnx"].includes(runtime)) problems.push(`runtime must be "auto", "tfjs" or "onnx", received ${got(runtime)}`);
+  const { lossMasks, steering, ablate, monitor } = options;
+  problems.push(...interventionProblems(model, { steering, ablate, monitor }));
+  if (lossMasks !== undefined) problems.push(...lossMaskProblems(data, lossMasks));
   const L = typeof seqLen === "number" && Number.isInteger(seqLen) && seqLen > 0 ? seqLen : 1;
   problems.push(...dataProblems(data, { seqLen: L, vocabSize: cfg.d_vocab, label: "data" }));
   if (evalData !== undefined) problems.push(...dataProblems(evalData, { seqLen: L, vocabSize: cfg.d_vocab, label: "evalData" }));
@@ -436,7 +480,7 @@ function resolveOptions(model: HookedTransformer, data: TrainData, options: Trai
   return {
     steps, batchSize, seqLen, lr, schedule, warmupSteps, minLrRatio, weightDecay, decayEmbeddings, betas, eps,
     clipNorm: clipNorm === Infinity ? null : clipNorm, seed, padId, checkpointDir, checkpointEvery, keepCheckpoints, resume,
-    onStep, progress, progressEvery, evalData, evalEvery, evalBatches, runtime,
+    onStep, progress, progressEvery, evalData, evalEvery, evalBatches, runtime, lossMasks, steering, ablate, monitor,
   };
 }
 
@@ -464,8 +508,16 @@ function checkResumable(model: HookedTransformer, o: Resolved, dataHash: string,
   }
 }
 
-/** FNV-1a over the data's token ids and sequence boundaries, as 8 hex digits. */
-function fingerprint(data: TrainData): string {
+/** `lossMasks` must give one weight per token of each sequence of a sequence list. */
+function lossMaskProblems(data: TrainData, masks: readonly ArrayLike<number>[]): string[] {
+  if (!isSequenceList(data)) return [`lossMasks needs data as a list of sequences, received a token stream`];
+  if (!Array.isArray(masks) || masks.length !== data.length) return [`lossMasks must hold one array per sequence (${data.length}), received ${Array.isArray(masks) ? masks.length : typeof masks}`];
+  const bad = masks.findIndex((m, i) => !m || m.length !== data[i].length);
+  return bad >= 0 ? [`lossMasks[${bad}] must have one weight per token (${data[bad].length}), received ${masks[bad]?.length}`] : [];
+}
+
+/** FNV-1a over the data's token ids and sequence boundaries (and loss masks), as 8 hex digits. */
+function fingerprint(data: TrainData, masks?: readonly ArrayLike<number>[]): string {
   let h = 0x811c9dc5;
   const mix = (x: number) => {
     h ^= x & 0xffff;
@@ -483,6 +535,7 @@ function fingerprint(data: TrainData): string {
     mix(data.length);
     for (let i = 0; i < data.length; i++) mix(data[i]);
   }
+  for (const m of masks ?? []) for (let i = 0; i < m.length; i++) mix(Math.round(m[i] * 65536));
   return (h >>> 0).toString(16).padStart(8, "0");
 }
 
