@@ -271,7 +271,8 @@ describe("figures", () => {
     expect(fig.layout.yaxis).toMatchObject({ title: { text: "complies rate (fraction)" }, range: [0, 1] });
     expect(JSON.parse(JSON.stringify(fig))).toEqual(fig);
     expect(() => steeringCurveFigure([], { title: "t", yTitle: "y" })).toThrow(/steeringCurveFigure: curve must be a non-empty array/);
-    expect(() => steeringCurveFigure(curve, { title: "t" } as never)).toThrow(/steeringCurveFigure: options.yTitle must be a string, received undefined/);
+    expect(steeringCurveFigure(curve).layout.yaxis).toMatchObject({ title: { text: "rate of the behaviour (fraction)" } }); // options have defaults
+    expect(() => steeringCurveFigure(curve, { title: "t", yTitle: 5 } as never)).toThrow(/steeringCurveFigure: options.yTitle must be a string, received number 5/);
   });
 
   it("projectionOverStepsFigure(series, { title }) draws numeric steps on a numeric axis and named stages as categories", () => {

@@ -817,7 +817,7 @@ export function steeringCurveFigure(curve: SteeringCurvePoint[], options: Steeri
     throw new TypeError(`${fn}: curve must be a non-empty array of { coefficient, rate, lower, upper } (from steeringCurve), received ${describe(curve)}`);
   }
   checkOptions(fn, options, ["title", "yTitle"]);
-  const { title = "", yTitle = "", xTitle = "steering coefficient α", yRange = [0, 1] } = options;
+  const { title = "", yTitle = "rate of the behaviour (fraction)", xTitle = "steering coefficient α", yRange = [0, 1] } = options;
   curve.forEach((p, i) => {
     if (p === null || typeof p !== "object" || typeof p.coefficient !== "number" || !Number.isFinite(p.coefficient)) {
       throw new TypeError(`${fn}: curve[${i}] must be { coefficient: finite number, rate, lower, upper }, received ${describe(p)}`);
