@@ -278,13 +278,8 @@ function tfjsStep(
   for (const [vname, g] of Object.entries(grads)) gradMap.set(paramOf.get(vname) ?? vname, g);
   try {
     const loss = value.dataSync()[0];
-    const where = `at step ${step} (lr ${fmt(lr)})`;
-    const last = lastFinite ? `last finite loss ${fmt(lastFinite.loss)} at step ${lastFinite.step}` : "no finite loss before it";
-    if (!Number.isFinite(loss)) throw new Error(`train: loss is ${loss} ${where}; ${last}; weights are left as they were before this step`);
-    const gradNorm = clipByGlobalNorm(gradMap, clipNorm);
-    if (!Number.isFinite(gradNorm)) {
-      throw new Error(`train: gradient norm is ${gradNorm} ${where}, loss ${fmt(loss)}; ${last}; weights are left as they were before this step`);
-    }
+    const { where, last } = stepContext(step, lr, lastFinite);
+    const gradNorm = checkFinite(loss, () => clipByGlobalNorm(gradMap, clipNorm), step, lr, lastFinite);
     try {
       adamw.step(gradMap, lr);
     } catch (e) {
@@ -296,6 +291,24 @@ function tfjsStep(
     value.dispose();
     for (const g of gradMap.values()) g.dispose();
   }
+}
+
+/** Where a step is (for its error messages) and the last finite loss before it. */
+function stepContext(step: number, lr: number, lastFinite: StepRecord | undefined): { where: string; last: string } {
+  const where = `at step ${step} (lr ${fmt(lr)})`;
+  const last = lastFinite ? `last finite loss ${fmt(lastFinite.loss)} at step ${lastFinite.step}` : "no finite loss before it";
+  return { where, last };
+}
+
+/** Throw before any update when the loss, then the gradient norm (computed only after a finite loss), is not finite. */
+function checkFinite(loss: number, gradNormOf: () => number, step: number, lr: number, lastFinite: StepRecord | undefined): number {
+  const { where, last } = stepContext(step, lr, lastFinite);
+  if (!Number.isFinite(loss)) throw new Error(`train: loss is ${loss} ${where}; ${last}; weights are left as they were before this step`);
+  const gradNorm = gradNormOf();
+  if (!Number.isFinite(gradNorm)) {
+    throw new Error(`train: gradient norm is ${gradNorm} ${where}, loss ${fmt(loss)}; ${last}; weights are left as they were before this step`);
+  }
+  return gradNorm;
 }
 
 /** One step on ONNX Runtime: committed only when the loss, the gradient norm and the update are all finite. */
@@ -310,12 +323,8 @@ function onnxStep(
   extra: Parameters<OnnxTrainer["step"]>[3],
 ): StepRecord {
   const r = trainer.step(batch, lr, clipNorm, extra);
-  const where = `at step ${step} (lr ${fmt(lr)})`;
-  const last = lastFinite ? `last finite loss ${fmt(lastFinite.loss)} at step ${lastFinite.step}` : "no finite loss before it";
-  if (!Number.isFinite(r.loss)) throw new Error(`train: loss is ${r.loss} ${where}; ${last}; weights are left as they were before this step`);
-  if (!Number.isFinite(r.gradNorm)) {
-    throw new Error(`train: gradient norm is ${r.gradNorm} ${where}, loss ${fmt(r.loss)}; ${last}; weights are left as they were before this step`);
-  }
+  const { where, last } = stepContext(step, lr, lastFinite);
+  checkFinite(r.loss, () => r.gradNorm, step, lr, lastFinite);
   if (r.nonFinite.length > 0) {
     const bad = r.nonFinite;
     throw new Error(
