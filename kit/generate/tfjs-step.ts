@@ -10,12 +10,12 @@ export function tfjsStepper(model: HookedTransformer, { fwdHooks = [], namesFilt
   const V = model.cfg.d_vocab;
   return {
     step({ ids, positions, keyMask, ragged, step }) {
-      kv.keyMask = ragged ? keyMask.map((r) => [...r]) : null;
+      kv.keyMask = ragged ? keyMask : null; // read only; the decode loop extends it between steps
       const store = namesFilter !== undefined ? new Map<HookName, tf.Tensor>() : undefined;
       const B = ids.length;
       const last = tf.tidy(() => {
         const t = tf.tensor2d(ids.flat(), [B, ids[0].length], "int32");
-        const logits = model.forward(t, { kvCache: kv, positions: positions.map((r) => [...r]), step, fwdHooks, cacheFilter: namesFilter, cacheOut: store });
+        const logits = model.forward(t, { kvCache: kv, positions, step, fwdHooks, cacheFilter: namesFilter, cacheOut: store });
         const Tn = logits.shape[1];
         return logits.slice([0, Tn - 1, 0], [B, 1, V]).reshape([B, V]);
       });

@@ -70,7 +70,7 @@ export function hookRank(name: string): 3 | 4 {
   return n.startsWith("attn.hook_") ? 4 : 3;
 }
 
-/** Sum steering vectors per hook point (positions kept per entry). */
+/** Steering values grouped by hook point (each keeps its own positions). */
 export function steeringByHook(steers: readonly Steering[]): Map<HookName, Steering[]> {
   const out = new Map<HookName, Steering[]>();
   for (const s of steers) out.set(s.hook, [...(out.get(s.hook) ?? []), s]);

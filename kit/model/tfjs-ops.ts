@@ -17,8 +17,8 @@ export interface KVLayer {
 export class KVCache {
   layers: KVLayer[] = [];
   length = 0;
-  keyMask: number[][] | null;
-  constructor(keyMask: number[][] | null = null) {
+  keyMask: readonly (readonly number[])[] | null;
+  constructor(keyMask: readonly (readonly number[])[] | null = null) {
     this.keyMask = keyMask;
   }
   dispose(): void {

@@ -49,9 +49,9 @@ export interface ForwardOptions {
   /** Past keys/values; the new ones are appended to it (generation). */
   kvCache?: KVCache;
   /** Per-token positions [B][T]; default: consecutive after the cache, shifted past left padding. */
-  positions?: number[][];
+  positions?: readonly (readonly number[])[];
   /** [B][T]: 0 at left padding (ragged batches without a KV cache); default the KV cache's mask, if any. */
-  keyMask?: number[][] | null;
+  keyMask?: readonly (readonly number[])[] | null;
   /** Generation step, passed to hooks as `hook.step`. */
   step?: number | null;
   /** Set by trainers: computes the tied unembedding inside the gradient tape instead of reusing a cached transpose. */
@@ -338,7 +338,7 @@ export class HookedTransformer {
     return this.unembedCache.W_U;
   }
 
-  private defaultPositions(B: number, T: number, past: number, keyMask: number[][] | null): number[][] {
+  private defaultPositions(B: number, T: number, past: number, keyMask: readonly (readonly number[])[] | null): number[][] {
     if (!keyMask) return [Array.from({ length: T }, (_, i) => past + i)];
     return keyMask.map((row) => {
       const pads = row.slice(0, past + T).findIndex((v) => v === 1);
@@ -351,7 +351,7 @@ export class HookedTransformer {
    * Additive mask [B|1, 1, T, Tk]: 0 where query i may attend key j (causal, not padding, and within `window` keys of
    * the query when given), -∞ elsewhere; null when nothing is masked (one new token, no padding, no key out of window).
    */
-  private attentionMask(B: number, T: number, past: number, keyMask: number[][] | null, window = Infinity): tf.Tensor | null {
+  private attentionMask(B: number, T: number, past: number, keyMask: readonly (readonly number[])[] | null, window = Infinity): tf.Tensor | null {
     const Tk = past + T;
     if (T === 1 && Tk <= window && (!keyMask || keyMask.every((row) => row.every((v) => v === 1)))) return null;
     const rows = keyMask ? B : 1;

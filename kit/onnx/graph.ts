@@ -66,11 +66,6 @@ export interface RecordedForward {
   taps: Map<string, string>;
 }
 
-/** The last dimension of each hook point's activation (the length of a steering vector there). */
-export function hookLastDimOf(model: HookedTransformer, name: string): number {
-  return hookLastDim(model.cfg, name);
-}
-
 function checkGraphHooks(model: HookedTransformer, hooks: readonly HookName[], steer: readonly HookName[]): void {
   const known = new Set<string>(hookNames(model.cfg));
   for (const h of [...hooks, ...steer]) {

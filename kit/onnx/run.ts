@@ -24,16 +24,6 @@ export interface OnnxOutputs {
   [name: string]: { data: Float32Array; dims: number[] };
 }
 
-/** Token rows of any accepted input, validated as the tfjs path validates them. */
-export function tokenRows(model: HookedTransformer, input: TokensInput, where: string): number[][] {
-  const t = model.toTokens(input, where);
-  try {
-    return t.arraySync() as number[][];
-  } finally {
-    t.dispose();
-  }
-}
-
 /**
  * The `steer.{hook}` feeds of a session: each compiled steering input gets the sum of the call's steering values at
  * that hook (positions resolved against this step's `positions`), or zeros (x + 0 = x exactly).

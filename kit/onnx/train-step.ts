@@ -185,19 +185,15 @@ export class OnnxLossGrad {
   }
 }
 
-export interface OnnxTrainerOptions extends OnnxGradOptions {
+/**
+ * AdamW's settings, plus the loss graph's options (`LossGraphOptions`): `kl` / `stats` for the RL policy update,
+ * `trainable`, and `steer` / `ablate` / `monitor`, whose inputs are fed with the step's data.
+ */
+export interface OnnxTrainerOptions extends OnnxGradOptions, Pick<LossGraphOptions, "kl" | "stats" | "trainable" | "steer" | "ablate" | "monitor"> {
   betas: readonly [number, number];
   eps: number;
   weightDecay: number;
   decayEmbeddings?: boolean;
-  /** The loss graph's KL term and statistics (`lossGradGraph`'s `kl` / `stats`): the RL policy update. Default false. */
-  kl?: boolean;
-  stats?: boolean;
-  /** `lossGradGraph`'s `trainable`, `steer`, `ablate` and `monitor` (their inputs are fed with the step's data). */
-  trainable?: Trainable;
-  steer?: readonly HookName[];
-  ablate?: readonly HookName[];
-  monitor?: readonly HookName[];
 }
 
 /** What one step computed, before it is committed. */

@@ -5,7 +5,7 @@
 import { decode, type GenerateOptions, type GenerateResult, type PromptInput } from "../generate/decode";
 import { tfjsStepper } from "../generate/tfjs-step";
 import { resolveHooks } from "../onnx/session";
-import { onnxStepper, steeringOnly } from "../onnx/generate";
+import { generateOnnx } from "../onnx/generate";
 import type { HookedTransformer } from "../model/transformer";
 import { routeToOnnx } from "./route";
 
@@ -15,9 +15,8 @@ export type { GenerateOptions, GenerateResult, PromptInput };
 export function generate(model: HookedTransformer, prompts: PromptInput, options: GenerateOptions = {}): GenerateResult {
   const { fwdHooks = [], namesFilter } = options;
   if (routeToOnnx(model, fwdHooks, "generate")) {
-    if (namesFilter !== undefined) resolveHooks(model, namesFilter, "generate"); // the tfjs path's error messages
-    const steer = steeringOnly(fwdHooks, "generate");
-    return decode(model, prompts, options, () => onnxStepper(model, { steer, namesFilter, where: "generate" }));
+    if (namesFilter !== undefined) resolveHooks(model, namesFilter, "generate"); // before the prompts, as the tfjs path checks
+    return generateOnnx(model, prompts, options, "generate");
   }
   return decode(model, prompts, options, () => tfjsStepper(model, { fwdHooks, namesFilter }));
 }

@@ -278,15 +278,14 @@ function tfjsStep(
   for (const [vname, g] of Object.entries(grads)) gradMap.set(paramOf.get(vname) ?? vname, g);
   try {
     const loss = value.dataSync()[0];
-    const { where, last } = stepContext(step, lr, lastFinite);
-    const gradNorm = checkFinite(loss, () => clipByGlobalNorm(gradMap, clipNorm), step, lr, lastFinite);
+    const ctx = stepContext(step, lr, lastFinite);
+    const gradNorm = checkFinite(loss, () => clipByGlobalNorm(gradMap, clipNorm), ctx);
     try {
       adamw.step(gradMap, lr);
     } catch (e) {
-      throw new Error(`train: ${(e as Error).message} ${where}; ${last}`);
+      throw new Error(`train: ${(e as Error).message} ${ctx.where}; ${ctx.last}`);
     }
-    const ms = Math.max(performance.now() - began, 1e-3);
-    return { step, loss, lr, gradNorm, tokensPerSec: (batch.batchSize * batch.seqLen * 1000) / ms, ms, ...(projections.length ? { projections } : {}) };
+    return stepRecord({ step, loss, lr, gradNorm }, batch, began, projections.length ? projections : undefined);
   } finally {
     value.dispose();
     for (const g of gradMap.values()) g.dispose();
@@ -301,14 +300,19 @@ function stepContext(step: number, lr: number, lastFinite: StepRecord | undefine
 }
 
 /** Throw before any update when the loss, then the gradient norm (computed only after a finite loss), is not finite. */
-function checkFinite(loss: number, gradNormOf: () => number, step: number, lr: number, lastFinite: StepRecord | undefined): number {
-  const { where, last } = stepContext(step, lr, lastFinite);
+function checkFinite(loss: number, gradNormOf: () => number, { where, last }: { where: string; last: string }): number {
   if (!Number.isFinite(loss)) throw new Error(`train: loss is ${loss} ${where}; ${last}; weights are left as they were before this step`);
   const gradNorm = gradNormOf();
   if (!Number.isFinite(gradNorm)) {
     throw new Error(`train: gradient norm is ${gradNorm} ${where}, loss ${fmt(loss)}; ${last}; weights are left as they were before this step`);
   }
   return gradNorm;
+}
+
+/** A step's record, its throughput measured from `began` (either runtime). */
+function stepRecord(fields: Pick<StepRecord, "step" | "loss" | "lr" | "gradNorm">, batch: Batch, began: number, projections?: number[]): StepRecord {
+  const ms = Math.max(performance.now() - began, 1e-3);
+  return { ...fields, tokensPerSec: (batch.batchSize * batch.seqLen * 1000) / ms, ms, ...(projections ? { projections } : {}) };
 }
 
 /** One step on ONNX Runtime: committed only when the loss, the gradient norm and the update are all finite. */
@@ -324,7 +328,7 @@ function onnxStep(
 ): StepRecord {
   const r = trainer.step(batch, lr, clipNorm, extra);
   const { where, last } = stepContext(step, lr, lastFinite);
-  checkFinite(r.loss, () => r.gradNorm, step, lr, lastFinite);
+  checkFinite(r.loss, () => r.gradNorm, { where, last });
   if (r.nonFinite.length > 0) {
     const bad = r.nonFinite;
     throw new Error(
@@ -332,8 +336,7 @@ function onnxStep(
     );
   }
   r.commit();
-  const ms = Math.max(performance.now() - began, 1e-3);
-  return { step, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec: (batch.batchSize * batch.seqLen * 1000) / ms, ms, ...(r.projections ? { projections: r.projections } : {}) };
+  return stepRecord({ step, loss: r.loss, lr, gradNorm: r.gradNorm }, batch, began, r.projections);
 }
 
 /**
