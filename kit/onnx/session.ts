@@ -51,17 +51,7 @@ export class SyncSession {
 
   /** Run with every input fed; returns the outputs asked for (default: all). */
   run(feeds: Record<string, Tensor>, fetch: readonly string[] = this.outputNames): Record<string, Tensor> {
-    if (this.disposed) throw new Error("SyncSession.run: this session has been disposed");
-    for (const name of this.inputNames) {
-      if (feeds[name] === undefined) throw new RangeError(`SyncSession.run: input ${JSON.stringify(name)} is missing; the graph takes ${this.inputNames.join(", ")}`);
-    }
-    const fetches: Record<string, null> = {};
-    for (const name of fetch) fetches[name] = null;
-    const out = this.handle.run(feeds, fetches, {}) as Record<string, Tensor>;
-    runs++;
-    const result: Record<string, Tensor> = {};
-    for (const [k, v] of Object.entries(out)) result[k] = v instanceof Tensor ? v : new Tensor(v.type as "float32", v.data as Float32Array, v.dims);
-    return result;
+    return this.execute("SyncSession.run", feeds, Object.fromEntries(fetch.map((name) => [name, null])));
   }
 
   /**
@@ -69,9 +59,13 @@ export class SyncSession {
    * must be the output's), or null to let ONNX Runtime allocate it.
    */
   runInto(feeds: Record<string, Tensor>, fetches: Record<string, Tensor | null>): Record<string, Tensor> {
-    if (this.disposed) throw new Error("SyncSession.runInto: this session has been disposed");
+    return this.execute("SyncSession.runInto", feeds, fetches);
+  }
+
+  private execute(where: string, feeds: Record<string, Tensor>, fetches: Record<string, Tensor | null>): Record<string, Tensor> {
+    if (this.disposed) throw new Error(`${where}: this session has been disposed`);
     for (const name of this.inputNames) {
-      if (feeds[name] === undefined) throw new RangeError(`SyncSession.runInto: input ${JSON.stringify(name)} is missing; the graph takes ${this.inputNames.join(", ")}`);
+      if (feeds[name] === undefined) throw new RangeError(`${where}: input ${JSON.stringify(name)} is missing; the graph takes ${this.inputNames.join(", ")}`);
     }
     const out = this.handle.run(feeds, fetches, {}) as Record<string, Tensor>;
     runs++;
