@@ -19,7 +19,7 @@
  * j is not padding (or j is the query itself). These input/output names are the ones transformers.js feeds and reads
  * for `model_type` llama / gpt2 decoders, so the decoding graph with no hooks is also the exported model.
  */
-import { forward, type ForwardOps } from "../model/forward";
+import { forward, type Activation, type ForwardOps } from "../model/forward";
 import type { HookName } from "../model/hooks";
 import { hookNames } from "../model/hooks";
 import { ropeTables } from "../model/ops";
@@ -182,7 +182,10 @@ function onnxOps(model: HookedTransformer, g: GraphBuilder, st: RecorderState): 
     if (hit) return hit;
     let value: string;
     if (name === "unembed.W_U") value = g.op("Transpose", [param("embed.W_E")], { perm: [1, 0] });
-    else if (name === "rope.cos" || name === "rope.sin" || name === "rope.R") value = ropeInit(model, g, name);
+    else if (name === "rope.cos" || name === "rope.sin" || name === "rope.R") {
+      for (const [n, v] of ropeInits(model, g)) derived.set(n, v); // the three tables from one computation
+      value = derived.get(name)!;
+    }
     else throw new Error(`buildGraph: the model has no parameter ${JSON.stringify(name)}`);
     derived.set(name, value);
     return value;
@@ -247,18 +250,22 @@ function onnxOps(model: HookedTransformer, g: GraphBuilder, st: RecorderState): 
   return { ops, hookOutputs };
 }
 
-function ropeInit(model: HookedTransformer, g: GraphBuilder, name: "rope.cos" | "rope.sin" | "rope.R" | string): string {
+/** The RoPE tables (`rope.cos`, `rope.sin`, `rope.R`) as initializers, computed once. */
+function ropeInits(model: HookedTransformer, g: GraphBuilder): Map<string, string> {
   const cfg = model.cfg;
   const t = ropeTables(cfg.d_head, cfg.n_ctx, cfg.ropeTheta, cfg.ropeStyle);
   try {
-    const table = name === "rope.cos" ? t.cos : name === "rope.sin" ? t.sin : t.R;
-    return g.floatInit(name, new Float32Array(table.dataSync() as Float32Array), table.shape);
+    const out = new Map<string, string>();
+    for (const [name, table] of [["rope.cos", t.cos], ["rope.sin", t.sin], ["rope.R", t.R]] as const) {
+      out.set(name, g.floatInit(name, new Float32Array(table.dataSync() as Float32Array), table.shape));
+    }
+    return out;
   } finally {
     for (const v of Object.values(t)) v.dispose();
   }
 }
 
-function activationNodes(g: GraphBuilder, name: ForwardOps<string> extends { activation(n: infer N, x: string): string } ? N : never, x: string): string {
+function activationNodes(g: GraphBuilder, name: Activation, x: string): string {
   switch (name) {
     case "gelu_new": {
       // x · σ(2u), u = √(2/π)(x + 0.044715 x³): the tfjs path's formula, op for op.
