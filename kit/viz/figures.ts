@@ -17,6 +17,7 @@
 import type { tf } from "../backend";
 import { describeValue as describe } from "../describe";
 import { escapeHtmlText } from "../util/html";
+import { fitFigure } from "./layout";
 
 // ----------------------------------------------------------------------------------------------------------------
 // Types
@@ -98,7 +99,7 @@ export function attentionPatternFigure(pattern: number[][] | tf.Tensor, options:
     row.map((v, j) => `query ${queryPos[i]} ${queryLabels[i]} → key ${j} ${keyLabels[j]}<br>p = ${m.exact(v)}`),
   );
   const name = [layer !== undefined ? `layer ${layer}` : "", head !== undefined ? `head ${head}` : ""].filter(Boolean).join(", ");
-  return {
+  return fitFigure({
     data: [
       {
         type: "heatmap",
@@ -122,7 +123,6 @@ export function attentionPatternFigure(pattern: number[][] | tf.Tensor, options:
         title: { text: "key position (token)" },
         ...categoricalTicks(keyPos, keyLabels),
         side: "bottom",
-        tickangle: tokens ? -45 : 0,
         constrain: "domain",
       },
       yaxis: {
@@ -135,7 +135,7 @@ export function attentionPatternFigure(pattern: number[][] | tf.Tensor, options:
       margin: { l: 90, r: 30, t: 60, b: 90 },
       plot_bgcolor: GAP_COLOR,
     },
-  };
+  });
 }
 
 // ----------------------------------------------------------------------------------------------------------------
@@ -218,7 +218,7 @@ export function lineByLayerFigure(series: LayerSeries[], options: LineByLayerOpt
       legendgroup: group,
     });
   });
-  return {
+  return fitFigure({
     data,
     layout: {
       title: { text: title },
@@ -229,7 +229,7 @@ export function lineByLayerFigure(series: LayerSeries[], options: LineByLayerOpt
       legend: { orientation: "h", y: -0.2 },
       margin: { l: 80, r: 30, t: 60, b: 90 },
     },
-  };
+  });
 }
 
 // ----------------------------------------------------------------------------------------------------------------
@@ -269,7 +269,7 @@ export function heatmapFigure(z: number[][] | tf.Tensor, options: HeatmapOptions
   const xAxis = axisFor(x, m.cols);
   const yAxis = axisFor(y, m.rows);
   const text = m.values.map((row, i) => row.map((v, j) => `${yTitle || "row"} ${yAxis.labels[i]}, ${xTitle || "column"} ${xAxis.labels[j]}<br>${colorbarTitle} = ${m.exact(v)}`));
-  return {
+  return fitFigure({
     data: [
       {
         type: "heatmap",
@@ -294,7 +294,7 @@ export function heatmapFigure(z: number[][] | tf.Tensor, options: HeatmapOptions
       margin: { l: 90, r: 30, t: 60, b: 90 },
       plot_bgcolor: GAP_COLOR,
     },
-  };
+  });
 }
 
 // ----------------------------------------------------------------------------------------------------------------
@@ -325,7 +325,7 @@ export function barFigure(labels: string[], values: number[], options: BarOption
   const pos = range(labels.length);
   const shown = labels.map(tokenLabel);
   const text = values.map((v, i) => `${shown[i]}: ${exactNumber(v)}${errors ? ` ± ${exactNumber(errors[i])}` : ""}`);
-  return {
+  return fitFigure({
     data: [
       {
         type: "bar",
@@ -341,11 +341,11 @@ export function barFigure(labels: string[], values: number[], options: BarOption
     layout: {
       title: { text: title },
       font: FONT,
-      xaxis: { title: { text: xTitle }, ...categoricalTicks(pos, shown), tickangle: labels.length > 8 ? -45 : 0 },
+      xaxis: { title: { text: xTitle }, ...categoricalTicks(pos, shown) },
       yaxis: { title: { text: yTitle }, zeroline: true },
       margin: { l: 80, r: 30, t: 60, b: 100 },
     },
-  };
+  });
 }
 
 // ----------------------------------------------------------------------------------------------------------------
@@ -411,18 +411,18 @@ export function groupedBarFigure(categories: string[], groups: BarGroup[], optio
         : {}),
     };
   });
-  return {
+  return fitFigure({
     data,
     layout: {
       title: { text: title },
       font: FONT,
       barmode: "group",
-      xaxis: { title: { text: xTitle }, type: "category", tickangle: categories.length > 8 ? -45 : 0 },
+      xaxis: { title: { text: xTitle }, type: "category", tickmode: "array", tickvals: categories, ticktext: categories.map(escapeHtmlText) },
       yaxis: { title: { text: yTitle }, zeroline: true, ...(yRange ? { range: yRange } : {}) },
       legend: { orientation: "h", y: -0.2 },
       margin: { l: 80, r: 30, t: 60, b: 100 },
     },
-  };
+  });
 }
 
 // ----------------------------------------------------------------------------------------------------------------
@@ -483,7 +483,7 @@ export function scatterFigure(points: ScatterPoint[], options: ScatterOptions = 
     const [lo, hi] = [Math.min(...all), Math.max(...all)];
     data.push({ type: "scatter", mode: "lines", name: "y = x", x: [lo, hi], y: [lo, hi], line: { color: "#7f7f7f", dash: "dash", width: 1 }, hoverinfo: "skip" });
   }
-  return {
+  return fitFigure({
     data,
     layout: {
       title: { text: title },
@@ -494,7 +494,7 @@ export function scatterFigure(points: ScatterPoint[], options: ScatterOptions = 
       showlegend: groups.size > 1 || diagonal,
       margin: { l: 80, r: 30, t: 60, b: 70 },
     },
-  };
+  });
 }
 
 // ----------------------------------------------------------------------------------------------------------------
@@ -565,7 +565,7 @@ export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tenso
       hover[r].push(inside ? `token ${i}${tokenKinds?.[i] ? ` (${tokenKinds[i]})` : ""}: ${tokenLabel(tokens[i])}<br>${colorbarTitle} = ${s.exact(s.values[i])}` : "");
     }
   }
-  return {
+  return fitFigure({
     data: [
       {
         type: "heatmap",
@@ -594,18 +594,17 @@ export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tenso
       margin: { l: 20, r: 20, t: 60, b: 20 },
       plot_bgcolor: "#ffffff",
     },
-  };
+  });
 }
 
 // ----------------------------------------------------------------------------------------------------------------
 // Helpers (exported for show/table and tests)
 
-/** Title text of a figure ("" when none). */
+/** Title text of a figure ("" when none); the line breaks of a wrapped title (`<br>`) read as spaces. */
 export function figureTitle(fig: Figure): string {
   const t = fig?.layout?.title;
-  if (typeof t === "string") return t;
-  if (t && typeof t === "object" && typeof (t as { text?: unknown }).text === "string") return (t as { text: string }).text;
-  return "";
+  const text = typeof t === "string" ? t : t && typeof t === "object" && typeof (t as { text?: unknown }).text === "string" ? (t as { text: string }).text : "";
+  return text.replace(/<br>/g, " ");
 }
 
 /**
@@ -833,7 +832,7 @@ export function steeringCurveFigure(curve: SteeringCurvePoint[], options: Steeri
   const text = pts.map(
     (p) => `α = ${exactNumber(p.coefficient)}<br>rate ${exactNumber(p.rate)}${p.k !== undefined && p.n !== undefined ? ` (${p.k} of ${p.n})` : ""}<br>95% CI [${exactNumber(p.lower)}, ${exactNumber(p.upper)}]`,
   );
-  return {
+  return fitFigure({
     data: [
       { ...band, y: jsonNumbers(pts.map((p) => p.upper)), name: "95% CI upper" },
       { ...band, y: jsonNumbers(pts.map((p) => p.lower)), name: "95% CI lower", fill: "tonexty", fillcolor: withAlpha(color, 0.2) },
@@ -848,7 +847,7 @@ export function steeringCurveFigure(curve: SteeringCurvePoint[], options: Steeri
       showlegend: false,
       margin: { l: 80, r: 30, t: 60, b: 70 },
     },
-  };
+  });
 }
 
 /** One series of `projectionOverStepsFigure` (points as `projectionOverCheckpoints` returns them). */
@@ -915,7 +914,7 @@ export function projectionOverStepsFigure(series: ProjectionSeries[], options: P
       legendgroup: group,
     });
   });
-  return {
+  return fitFigure({
     data,
     layout: {
       title: { text: title },
@@ -926,7 +925,7 @@ export function projectionOverStepsFigure(series: ProjectionSeries[], options: P
       legend: { orientation: "h", y: -0.2 },
       margin: { l: 80, r: 30, t: 60, b: 90 },
     },
-  };
+  });
 }
 
 export interface PcaScatterOptions {
