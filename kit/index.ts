@@ -243,7 +243,7 @@ export {
   type LossPoint,
   type StageName,
 } from "./organisms/record";
-export { bootstrapMean, quantile } from "./util/stats";
+export { bootstrapMean, quantile, seedInterval, type SeedInterval } from "./util/stats";
 export {
   wilson,
   rate,
@@ -291,6 +291,9 @@ export {
   type ProjectionOverStepsOptions,
   type PcaScatterOptions,
 } from "./viz/figures";
+export { seedSeries, type SeedSeries } from "./viz/seeds";
+export { placeLabels, LABEL_POSITIONS, type LabelPosition, type PlotArea } from "./viz/labels";
+export { fitFigure, textWidth, wrapText } from "./viz/layout";
 
 // --- Datasets ---
 export {

@@ -272,8 +272,18 @@ describe.skipIf(!CHROMIUM)(`figure layout in Chromium: no clipped or overlapping
     await expectClean(pcaScatterFigure(pts, speakers.flatMap((s) => Array(8).fill(s)), { title: "Residual stream at ':' after the last block (deep persona, seed 0)", explained: [0.412, 0.187] }), ["title", "legend", "x title"]);
   });
 
-  it("scatterFigure(11 datasets, { title }) — notebook 03's predictor chart", async () => {
-    const points = DATASETS.map(([label, pd, , y, held]) => ({ x: pd, y, label, group: held ? "held out" : "development" }));
-    await expectClean(scatterFigure(points, { title: "Measured leakage vs projection difference", xTitle: "projection difference", yTitle: "measured leakage (Δ harmful rate)" }), ["title", "legend"]);
-  });
+  for (const [predictor, column] of [["projection difference", 1], ["rule share", 2]] as const) {
+    it(`scatterFigure(11 datasets by ${predictor}, { showLabels }) — notebook 03's chart with dataset names next to the points`, async () => {
+      const points = DATASETS.map((d) => ({ x: d[column], y: d[3], label: d[0], group: d[4] ? "held out" : "development" }));
+      const fig = scatterFigure(points, { title: `Measured leakage vs ${predictor} (11 datasets, mean over seeds)`, xTitle: predictor, yTitle: "measured leakage (Δ harmful rate)", showLabels: true });
+      const d = await draw(fig);
+      const labels = d.boxes.filter((b) => b.role === "point label");
+      expect(labels.map((b) => b.text).sort()).toEqual(DATASETS.map((x) => x[0]).sort());
+      expect(clipped(d)).toEqual([]);
+      const [x0, y0, x1, y1] = d.plot;
+      const outsidePlot = labels.filter((b) => b.corners.some(([x, y]) => x < x0 - 0.5 || x > x1 + 0.5 || y < y0 - 0.5 || y > y1 + 0.5));
+      expect(outsidePlot.map((b) => b.text)).toEqual([]);
+      expect(overlaps(d)).toEqual([]);
+    });
+  }
 });

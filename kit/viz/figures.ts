@@ -17,6 +17,7 @@
 import type { tf } from "../backend";
 import { describeValue as describe } from "../describe";
 import { escapeHtmlText } from "../util/html";
+import { LABEL_POSITIONS, placeLabels, type LabelPosition } from "./labels";
 import { fitFigure } from "./layout";
 
 // ----------------------------------------------------------------------------------------------------------------
@@ -148,6 +149,8 @@ export interface LayerSeries {
   lower?: number[];
   /** Upper end of a confidence band, same length as values. */
   upper?: number[];
+  /** How many units (seeds) each value and interval comes from; shown in the legend as "name (n = 10)". */
+  n?: number;
 }
 
 export interface LineByLayerOptions {
@@ -208,7 +211,7 @@ export function lineByLayerFigure(series: LayerSeries[], options: LineByLayerOpt
     data.push({
       type: "scatter",
       mode: n <= 64 ? "lines+markers" : "lines",
-      name: s.name,
+      name: withN(fn, s.name, s.n),
       x: xs,
       y: jsonNumbers(s.values),
       line: { color, width: 2 },
@@ -359,6 +362,8 @@ export interface BarGroup {
   /** Lower and upper ends of each bar's confidence interval (asymmetric error bars). */
   lower?: number[];
   upper?: number[];
+  /** How many units (seeds) each value and interval comes from; shown in the legend as "name (n = 10)". */
+  n?: number;
 }
 
 export interface GroupedBarOptions {
@@ -391,7 +396,7 @@ export function groupedBarFigure(categories: string[], groups: BarGroup[], optio
     const text = g.values.map((v, i) => `${g.name} · ${categories[i]}: ${exactNumber(v)}${hasCI ? ` [${exactNumber(g.lower![i])}, ${exactNumber(g.upper![i])}]` : ""}`);
     return {
       type: "bar",
-      name: g.name,
+      name: withN(fn, g.name, g.n),
       x: categories,
       y: jsonNumbers(g.values),
       marker: { color: PALETTE[j % PALETTE.length] },
@@ -446,6 +451,11 @@ export interface ScatterOptions {
   yTitle?: string;
   /** Write each point's label next to it; default false. */
   showLabels?: boolean;
+  /**
+   * Where labels go (with `showLabels`): "auto" (default) picks, point by point, the side of the marker where the label
+   * overlaps other labels and markers least and stays inside the plot (`placeLabels`); or one Plotly textposition.
+   */
+  labelPosition?: "auto" | LabelPosition;
   /** Draw the y = x diagonal (for comparing two measurements); default false. */
   diagonal?: boolean;
 }
@@ -455,7 +465,10 @@ export function scatterFigure(points: ScatterPoint[], options: ScatterOptions = 
   const fn = "scatterFigure";
   if (!Array.isArray(points)) throw new TypeError(`${fn}: points must be an array of { x, y, label?, group? }, received ${describe(points)}`);
   checkOptions(fn, options, ["title", "xTitle", "yTitle"]);
-  const { title = "", xTitle = "", yTitle = "", showLabels = false, diagonal = false } = options;
+  const { title = "", xTitle = "", yTitle = "", showLabels = false, diagonal = false, labelPosition = "auto" } = options;
+  if (labelPosition !== "auto" && !(LABEL_POSITIONS as readonly string[]).includes(labelPosition)) {
+    throw new RangeError(`${fn}: options.labelPosition must be "auto" or one of ${LABEL_POSITIONS.map((p) => JSON.stringify(p)).join(", ")}, received ${describe(labelPosition)}`);
+  }
   const groups = new Map<string, ScatterPoint[]>();
   points.forEach((p, i) => {
     if (p === null || typeof p !== "object" || typeof p.x !== "number" || typeof p.y !== "number" || !Number.isFinite(p.x) || !Number.isFinite(p.y)) {
@@ -476,24 +489,49 @@ export function scatterFigure(points: ScatterPoint[], options: ScatterOptions = 
     marker: { color: PALETTE[i % PALETTE.length], size: 8, opacity: 0.85 },
     text: ps.map((p) => `${p.label !== undefined ? `${escapeHtmlText(p.label)}<br>` : ""}${group ? `${escapeHtmlText(group)}<br>` : ""}${xTitle}: ${exactNumber(p.x)}<br>${yTitle}: ${exactNumber(p.y)}`),
     hoverinfo: "text",
-    ...(showLabels ? { texttemplate: ps.map((p) => escapeHtmlText(p.label ?? "")), textposition: "top center" } : {}),
+    ...(showLabels ? { texttemplate: ps.map((p) => escapeHtmlText(p.label ?? "")), textposition: labelPosition === "auto" ? "top center" : labelPosition, textfont: { size: 12 } } : {}),
   }));
   if (diagonal && points.length) {
     const all = points.flatMap((p) => [p.x, p.y]);
     const [lo, hi] = [Math.min(...all), Math.max(...all)];
     data.push({ type: "scatter", mode: "lines", name: "y = x", x: [lo, hi], y: [lo, hi], line: { color: "#7f7f7f", dash: "dash", width: 1 }, hoverinfo: "skip" });
   }
-  return fitFigure({
+  const showlegend = groups.size > 1 || diagonal;
+  const fig = fitFigure({
     data,
     layout: {
       title: { text: title },
       font: FONT,
-      xaxis: { title: { text: xTitle } },
-      yaxis: { title: { text: yTitle } },
+      xaxis: { title: { text: xTitle }, ...(showLabels ? { range: paddedRange(points.map((p) => p.x)) } : {}) },
+      yaxis: { title: { text: yTitle }, ...(showLabels ? { range: paddedRange(points.map((p) => p.y)) } : {}) },
       hovermode: "closest",
-      showlegend: groups.size > 1 || diagonal,
+      showlegend,
+      legend: { orientation: "h" },
       margin: { l: 80, r: 30, t: 60, b: 70 },
     },
+  });
+  if (showLabels && labelPosition === "auto") autoLabelPositions(fig, [...groups.values()], showlegend);
+  return fig;
+}
+
+/** The data range with 8% room on each side (labels and markers at the edges stay inside). */
+function paddedRange(vs: number[]): [number, number] {
+  const lo = Math.min(...vs);
+  const hi = Math.max(...vs);
+  const pad = hi > lo ? (hi - lo) * 0.08 : Math.abs(lo) * 0.1 || 1;
+  return [lo - pad, hi + pad];
+}
+
+/** Set each labelled trace's textposition from `placeLabels` over all points, in the plot area the layout leaves. */
+function autoLabelPositions(fig: Figure, groups: ScatterPoint[][], legend: boolean): void {
+  const layout = fig.layout as { width?: number; height?: number; margin: { l: number; r: number; t: number; b: number }; xaxis: { range: [number, number] }; yaxis: { range: [number, number] } };
+  const { l, r, t, b } = layout.margin;
+  const area = { width: (layout.width ?? 720) - l - r, height: (layout.height ?? 480) - t - b - (legend ? 30 : 0), xRange: layout.xaxis.range, yRange: layout.yaxis.range };
+  const all = groups.flat();
+  const positions = placeLabels(all, all.map((p) => p.label ?? ""), area);
+  let k = 0;
+  groups.forEach((ps, i) => {
+    fig.data[i].textposition = ps.map(() => positions[k++]);
   });
 }
 
@@ -638,6 +676,13 @@ export function shortestFloat32(v: number): number {
     if (Math.fround(c) === f) return c;
   }
   return v;
+}
+
+/** A legend name with the number of units behind it: "deep (n = 10)". */
+function withN(fn: string, name: string, n: number | undefined): string {
+  if (n === undefined) return name;
+  if (!(Number.isInteger(n) && n > 0)) throw new RangeError(`${fn}: n must be a positive integer (the number of seeds behind each value), received ${describe(n)} for ${JSON.stringify(name)}`);
+  return `${name} (n = ${n})`;
 }
 
 function range(n: number): number[] {
@@ -795,59 +840,91 @@ export interface SteeringCurvePoint {
   upper: number;
   k?: number;
   n?: number;
+  /**
+   * The share of answers the classifier could not label at this α, with its interval (e.g. `wilson(k, n)`): drawn as a
+   * second, dashed line, so that a rate measured on mostly broken answers shows as such.
+   */
+  unclassified?: { rate: number; lower: number; upper: number };
 }
 
 export interface SteeringCurveFigureOptions {
   /** Default "" (no title). */
   title?: string;
-  /** The behaviour measured, e.g. "complies_with_harm rate (fraction)". */
-  /** Default "" (no axis title). */
+  /** The quantity on y, e.g. "share of answers (fraction)"; default "rate of the behaviour (fraction)". */
   yTitle?: string;
   /** Default "steering coefficient α". */
   xTitle?: string;
   /** Default [0, 1] (rates). */
   yRange?: [number, number];
+  /** Legend name of the behaviour's line; default "rate". */
+  name?: string;
 }
 
-/** The rate of a behaviour against the steering coefficient, with its Wilson interval as a band. */
+/**
+ * The rate of a behaviour against the steering coefficient, with its interval (Wilson over answers, or over seeds) as a
+ * band; with `unclassified` shares, a second dashed line with its band shows how many answers the rate could not
+ * count. The legend gives n (answers per α) when every point has the same `n`.
+ */
 export function steeringCurveFigure(curve: SteeringCurvePoint[], options: SteeringCurveFigureOptions = {}): Figure {
   const fn = "steeringCurveFigure";
   if (!Array.isArray(curve) || curve.length === 0) {
     throw new TypeError(`${fn}: curve must be a non-empty array of { coefficient, rate, lower, upper } (from steeringCurve), received ${describe(curve)}`);
   }
-  checkOptions(fn, options, ["title", "yTitle"]);
-  const { title = "", yTitle = "rate of the behaviour (fraction)", xTitle = "steering coefficient α", yRange = [0, 1] } = options;
-  curve.forEach((p, i) => {
-    if (p === null || typeof p !== "object" || typeof p.coefficient !== "number" || !Number.isFinite(p.coefficient)) {
-      throw new TypeError(`${fn}: curve[${i}] must be { coefficient: finite number, rate, lower, upper }, received ${describe(p)}`);
-    }
-    for (const key of ["rate", "lower", "upper"] as const) {
-      if (typeof p[key] !== "number") throw new TypeError(`${fn}: curve[${i}].${key} must be a number, received ${describe(p[key])}`);
-    }
-  });
+  checkOptions(fn, options, ["title", "yTitle", "name"]);
+  const { title = "", yTitle = "rate of the behaviour (fraction)", xTitle = "steering coefficient α", yRange = [0, 1], name = "rate" } = options;
+  curve.forEach((p, i) => checkSteeringPoint(fn, p, i));
   const pts = [...curve].sort((a, b) => a.coefficient - b.coefficient);
   const xs = pts.map((p) => p.coefficient);
-  const color = PALETTE[0];
-  const band = { type: "scatter", mode: "lines", x: xs, line: { width: 0, color }, hoverinfo: "skip", showlegend: false };
+  const ns = new Set(pts.map((p) => p.n));
+  const n = ns.size === 1 ? pts[0].n : undefined;
   const text = pts.map(
-    (p) => `α = ${exactNumber(p.coefficient)}<br>rate ${exactNumber(p.rate)}${p.k !== undefined && p.n !== undefined ? ` (${p.k} of ${p.n})` : ""}<br>95% CI [${exactNumber(p.lower)}, ${exactNumber(p.upper)}]`,
+    (p) => `α = ${exactNumber(p.coefficient)}<br>${escapeHtmlText(name)} ${exactNumber(p.rate)}${p.k !== undefined && p.n !== undefined ? ` (${p.k} of ${p.n})` : ""}<br>95% CI [${exactNumber(p.lower)}, ${exactNumber(p.upper)}]${p.unclassified ? `<br>unclassified ${exactNumber(p.unclassified.rate)}` : ""}`,
   );
+  const data = [...bandedLine(xs, pts, withN(fn, name, n), PALETTE[0], text, "solid")];
+  const withUnclassified = pts.filter((p) => p.unclassified !== undefined);
+  if (withUnclassified.length > 0) {
+    if (withUnclassified.length !== pts.length) throw new TypeError(`${fn}: give unclassified at every point or at none, received it at ${withUnclassified.length} of ${pts.length}`);
+    const us = pts.map((p) => p.unclassified!);
+    const utext = pts.map((p) => `α = ${exactNumber(p.coefficient)}<br>unclassified ${exactNumber(p.unclassified!.rate)}<br>95% CI [${exactNumber(p.unclassified!.lower)}, ${exactNumber(p.unclassified!.upper)}]`);
+    data.push(...bandedLine(xs, us, "unclassified answers (share)", "#7f7f7f", utext, "dash"));
+  }
   return fitFigure({
-    data: [
-      { ...band, y: jsonNumbers(pts.map((p) => p.upper)), name: "95% CI upper" },
-      { ...band, y: jsonNumbers(pts.map((p) => p.lower)), name: "95% CI lower", fill: "tonexty", fillcolor: withAlpha(color, 0.2) },
-      { type: "scatter", mode: "lines+markers", name: "rate", x: xs, y: jsonNumbers(pts.map((p) => p.rate)), line: { color, width: 2 }, marker: { color, size: 7 }, text, hoverinfo: "text" },
-    ],
+    data,
     layout: {
       title: { text: title },
       font: FONT,
       xaxis: { title: { text: xTitle }, zeroline: true },
       yaxis: { title: { text: yTitle }, range: yRange },
       hovermode: "closest",
-      showlegend: false,
+      showlegend: true,
+      legend: { orientation: "h" },
       margin: { l: 80, r: 30, t: 60, b: 70 },
     },
   });
+}
+
+function checkSteeringPoint(fn: string, p: SteeringCurvePoint, i: number): void {
+  if (p === null || typeof p !== "object" || typeof p.coefficient !== "number" || !Number.isFinite(p.coefficient)) {
+    throw new TypeError(`${fn}: curve[${i}] must be { coefficient: finite number, rate, lower, upper }, received ${describe(p)}`);
+  }
+  for (const key of ["rate", "lower", "upper"] as const) {
+    if (typeof p[key] !== "number") throw new TypeError(`${fn}: curve[${i}].${key} must be a number, received ${describe(p[key])}`);
+  }
+  const u = p.unclassified;
+  if (u !== undefined && (u === null || typeof u !== "object" || ["rate", "lower", "upper"].some((k) => typeof (u as Record<string, unknown>)[k] !== "number"))) {
+    throw new TypeError(`${fn}: curve[${i}].unclassified must be { rate, lower, upper } (e.g. wilson(k, n)), received ${describe(u)}`);
+  }
+}
+
+/** A line with markers and its filled band (upper, then lower filled to it), one legend entry. */
+function bandedLine(xs: number[], pts: { rate: number; lower: number; upper: number }[], name: string, color: string, text: string[], dash: string): Trace[] {
+  const group = name;
+  const band = { type: "scatter", mode: "lines", x: xs, line: { width: 0, color }, hoverinfo: "skip", showlegend: false, legendgroup: group };
+  return [
+    { ...band, y: jsonNumbers(pts.map((p) => p.upper)), name: `${name}: 95% CI upper` },
+    { ...band, y: jsonNumbers(pts.map((p) => p.lower)), name: `${name}: 95% CI lower`, fill: "tonexty", fillcolor: withAlpha(color, 0.2) },
+    { type: "scatter", mode: "lines+markers", name, x: xs, y: jsonNumbers(pts.map((p) => p.rate)), line: { color, width: 2, dash }, marker: { color, size: 7 }, text, hoverinfo: "text", legendgroup: group },
+  ];
 }
 
 /** One series of `projectionOverStepsFigure` (points as `projectionOverCheckpoints` returns them). */
