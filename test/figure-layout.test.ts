@@ -257,8 +257,9 @@ describe.skipIf(!CHROMIUM)(`figure layout in Chromium: no clipped or overlapping
   });
 
   it("steeringCurveFigure(curve with unclassified shares, { title })", async () => {
-    const curve = [0, 1, 2, 3].map((a, i) => ({ coefficient: a, rate: [0.014, 0.056, 0.104, 0.069][i], lower: [0.004, 0.028, 0.064, 0.038][i], upper: [0.049, 0.106, 0.165, 0.123][i], k: [2, 8, 15, 10][i], n: 144 }));
-    await expectClean(steeringCurveFigure(curve, { title: "Harmful compliance of the assistant under steering", yTitle: "share of answers (fraction)" }), ["title", "x title", "y title"]);
+    const curve = [0, 1, 2, 3].map((a, i) => ({ coefficient: a, rate: [0.014, 0.056, 0.104, 0.069][i], lower: [0.004, 0.028, 0.064, 0.038][i], upper: [0.049, 0.106, 0.165, 0.123][i], k: [2, 8, 15, 10][i], n: 144, unclassified: { rate: [0, 0.132, 0.84, 0.93][i], lower: [0, 0.087, 0.772, 0.878][i], upper: [0.026, 0.196, 0.891, 0.962][i] } }));
+    const d = await expectClean(steeringCurveFigure(curve, { title: "Harmful compliance of the assistant under steering", name: "complies_with_harm", yTitle: "share of the answers (fraction, Wilson 95%)" }), ["title", "x title", "y title", "legend"]);
+    expect(d.boxes.filter((b) => b.role === "legend").map((b) => b.text)).toEqual(["complies_with_harm (n = 144)", "unclassified answers (share)"]);
   });
 
   it("projectionOverStepsFigure(named checkpoints, { title }) with two long series names", async () => {

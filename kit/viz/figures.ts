@@ -893,7 +893,7 @@ export function steeringCurveFigure(curve: SteeringCurvePoint[], options: Steeri
     layout: {
       title: { text: title },
       font: FONT,
-      xaxis: { title: { text: xTitle }, zeroline: true },
+      xaxis: { title: { text: xTitle }, zeroline: true, ...(xs.length <= 12 ? { tickmode: "array", tickvals: xs } : {}) },
       yaxis: { title: { text: yTitle }, range: yRange },
       hovermode: "closest",
       showlegend: true,
