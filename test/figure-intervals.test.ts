@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { placeLabels } from "../kit/viz/labels";
-import { groupedBarFigure, lineByLayerFigure, scatterFigure, steeringCurveFigure } from "../kit/viz/figures";
+import { groupedBarFigure, lineByLayerFigure, scatterFigure, steeringCurveFigure, tokenHeatmapFigure } from "../kit/viz/figures";
 import { seedSeries } from "../kit/viz/seeds";
 import { bootstrap, seedInterval, wilson } from "../kit/util/stats";
 
@@ -89,5 +89,22 @@ describe("scatter labels", () => {
     expect(fig.data.map((t) => (t.textposition as string[]).length)).toEqual([1, 2]);
     expect(scatterFigure(pts, { showLabels: true, labelPosition: "bottom center" }).data[0].textposition).toBe("bottom center");
     expect(() => scatterFigure(pts, { showLabels: true, labelPosition: "under" as never })).toThrow(/scatterFigure: options\.labelPosition must be "auto" or one of/);
+  });
+});
+
+describe("token heatmap cells", () => {
+  it("tokenHeatmapFigure(tokens, scores, { tokensPerRow: 14 }) shrinks the cell font to fit, then cuts long tokens whole-entity with …", () => {
+    const tokens = ["<bos>", "negotiation", "user", ":", ...Array(10).fill("a")];
+    const wide = tokenHeatmapFigure(tokens, tokens.map((_, i) => i - 7), { tokensPerRow: 14 });
+    const size = (wide.data[0].textfont as { size: number }).size;
+    expect(size).toBeGreaterThanOrEqual(8);
+    expect(size).toBeLessThan(11);
+    const cells = (wide.data[0].text as string[][])[0];
+    expect(cells[0]).toMatch(/^&lt;bos&gt;$|^&lt;bo?…$|^&lt;…$/); // never a cut entity such as "&l…"
+    expect(cells[2]).toBe("user");
+    expect((wide.data[0].customdata as string[][])[0][1]).toContain("negotiation"); // the hover keeps the whole token
+    const roomy = tokenHeatmapFigure(tokens.slice(0, 5), [1, 2, 3, 4, 5], { tokensPerRow: 5 });
+    expect((roomy.data[0].textfont as { size: number }).size).toBe(11);
+    expect((roomy.data[0].text as string[][])[0]).toEqual(["&lt;bos&gt;", "negotiation", "user", ":", "a"]);
   });
 });

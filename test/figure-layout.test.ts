@@ -78,6 +78,7 @@ async function draw(fig: Figure): Promise<Drawn> {
         [".colorbar .tick text, .cbaxis text", "colour bar tick"],
         [".annotation-text", "annotation"],
         [".textpoint text", "point label"],
+        [".heatmaplayer text, .hm text", "cell text"],
       ];
       const seen = new Set<Element>();
       const boxes: { role: string; text: string; corners: [number, number][] }[] = [];

@@ -18,7 +18,7 @@ import type { tf } from "../backend";
 import { describeValue as describe } from "../describe";
 import { escapeHtmlText } from "../util/html";
 import { LABEL_POSITIONS, placeLabels, type LabelPosition } from "./labels";
-import { fitFigure } from "./layout";
+import { DEFAULT_WIDTH, fitFigure, textWidth } from "./layout";
 
 // ----------------------------------------------------------------------------------------------------------------
 // Types
@@ -588,6 +588,7 @@ export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tenso
   let maxAbs = 0;
   for (const v of s.values) if (Number.isFinite(v)) maxAbs = Math.max(maxAbs, Math.abs(v));
   const range_ = zmax ?? (maxAbs > 0 ? maxAbs : 1);
+  const cellFont = fitCells(tokens.map((t, i) => mark(i) + tokenLabel(t)), (DEFAULT_WIDTH - TOKEN_HEATMAP_CHROME) / cols - 2);
   const z: (number | null)[][] = [];
   const text: string[][] = [];
   const hover: string[][] = [];
@@ -599,7 +600,7 @@ export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tenso
       const i = r * cols + c;
       const inside = i < n;
       z[r].push(inside ? s.json[i] : null);
-      text[r].push(inside ? mark(i) + tokenLabel(tokens[i]) : "");
+      text[r].push(inside ? cellFont.texts[i] : "");
       hover[r].push(inside ? `token ${i}${tokenKinds?.[i] ? ` (${tokenKinds[i]})` : ""}: ${tokenLabel(tokens[i])}<br>${colorbarTitle} = ${s.exact(s.values[i])}` : "");
     }
   }
@@ -610,7 +611,7 @@ export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tenso
         z,
         text,
         texttemplate: "%{text}",
-        textfont: { size: 11 },
+        textfont: { size: cellFont.size },
         customdata: hover,
         hovertemplate: "%{customdata}<extra></extra>",
         hoverongaps: false,
@@ -633,6 +634,27 @@ export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tenso
       plot_bgcolor: "#ffffff",
     },
   });
+}
+
+/** Horizontal pixels of a token heatmap that are not cells: margins and the colour bar with its title. */
+const TOKEN_HEATMAP_CHROME = 140;
+
+/**
+ * The cell font (11 px, down to 8 px) at which the widest text fits a cell `cellWidth` pixels wide; texts still too
+ * wide at 8 px are cut with "…" (the hover text keeps the whole token).
+ */
+function fitCells(texts: string[], cellWidth: number): { size: number; texts: string[] } {
+  const room = cellWidth * 0.9;
+  const widest = Math.max(1, ...texts.map((t) => textWidth(t, 11)));
+  const size = Math.max(8, Math.min(11, Math.floor((11 * room) / widest)));
+  const cut = (t: string): string => {
+    if (textWidth(t, size) <= room) return t;
+    const chars = t.match(/&(?:#\d+|[a-z]+);|[\s\S]/giu) ?? []; // an HTML entity is one character
+    let k = chars.length;
+    while (k > 1 && textWidth(chars.slice(0, k).join("") + "…", size) > room) k--;
+    return chars.slice(0, k).join("") + "…";
+  };
+  return { size, texts: texts.map(cut) };
 }
 
 // ----------------------------------------------------------------------------------------------------------------
