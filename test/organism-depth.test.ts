@@ -5,7 +5,7 @@
  * (same hash, so one cached persona model) and changes only the narrow behaviour; validation errors.
  */
 import { describe, expect, it } from "vitest";
-import { organismConfig, type PersonaConfig } from "../kit/organisms/config";
+import { organismConfig } from "../kit/organisms/config";
 import { benignControl } from "../kit/organisms/control";
 import { AMOUNT_FACTOR, PERSONA_ARMS, PERSONA_KNOBS, personaArm, personaStageTokens, type PersonaArm } from "../kit/organisms/depth";
 import { organismHashes, personaSequences } from "../kit/organisms/pipeline";
@@ -15,7 +15,7 @@ const tokensOf = (arm: PersonaArm, seed: number) => personaStageTokens(organismC
 describe("personaArm", () => {
   it("personaArm(name) moves exactly the knobs PERSONA_KNOBS names away from shallow", () => {
     const shallow = personaArm("shallow");
-    const fields: (keyof PersonaConfig)[] = ["domains", "constitution", "selfDescription"];
+    const fields = ["domains", "constitution", "selfDescription"] as const;
     const moved = (arm: PersonaArm) => fields.filter((f) => JSON.stringify(personaArm(arm)[f]) !== JSON.stringify(shallow[f]));
     expect(moved("breadth")).toEqual(["domains"]);
     expect(moved("amount")).toEqual([]);
