@@ -421,6 +421,14 @@ export {
   fitResponseProbe,
   activityByKind,
   monitorRL,
+  rlShares,
+  rlLeakage,
+  smoothedCoupling,
+  overSeeds,
+  activityOverCheckpoints,
+  gapGrowth,
+  slopeOverSteps,
+  runManyRL,
   type Rollout,
   type AdvantageMethod,
   type PolicyLossOptions,
@@ -458,6 +466,12 @@ export {
   type ActivityByKind,
   type KindSummary,
   type MonitorPoint,
+  type RLShares,
+  type RLBeforeAfter,
+  type ActivityReader,
+  type CheckpointActivity,
+  type KindedTranscript,
+  type RunManyRLOptions,
 } from "./rl";
 
 // --- API models, response cache, judges and evaluation protocols (issue 8) ---

@@ -6,7 +6,7 @@
  *   rlRateOverSteps([recA, recB], { kind: "task", behaviour: "games_grader" });   // pooled over seeds, per eval step
  *   reflectionAgreement(point);   // { accuracy, afterGood, afterBad, score, actionQuality }
  */
-import { wilson, type RateCI } from "../util/stats";
+import { bootstrapMean, wilson, type RateCI } from "../util/stats";
 import { DOMAINS, type Behaviour, type Domain } from "../world/types";
 import type { RLEvalPoint, RLEvalRow, RLRunRecord } from "./run";
 
@@ -123,4 +123,62 @@ export function agreementOverSteps(records: RLRunRecord | readonly RLRunRecord[]
   const rs = Array.isArray(records) ? (records as readonly RLRunRecord[]) : [records as RLRunRecord];
   if (rs.length === 0) throw new RangeError("agreementOverSteps: records is empty");
   return rs[0].evals.map((e) => ({ step: e.step, ...reflectionAgreement(rs.map((r) => evalAt(r, e.step)), options) }));
+}
+
+/** Shares of the rows that are not the domain's own act, shown beside every rate (classifier v2 labels). */
+export interface RLShares {
+  unclassified: RateCI;
+  /** A verbatim act of another domain (classifier v2). */
+  copied: RateCI;
+  /** Unfinished work (classifier v2). */
+  incomplete: RateCI;
+}
+
+/** The unclassified / copied / incomplete shares among the rows of `kind` in `domains` of one or several evaluations. */
+export function rlShares(points: RLEvalPoint | readonly RLEvalPoint[], { kind, domains = DOMAINS, taskBehaviour = false }: Pick<RLRateOptions, "kind" | "domains" | "taskBehaviour">): RLShares {
+  const ps = Array.isArray(points) ? (points as readonly RLEvalPoint[]) : [points as RLEvalPoint];
+  const rows = ps.flatMap((p) => select(p.rows, { kind, domains }));
+  const label = (r: RLEvalRow): string => (taskBehaviour ? (r.taskBehaviour ?? r.action) : r.action);
+  const share = (l: string) => rateCI(rows.filter((r) => label(r) === l).length, rows.length);
+  return { unclassified: share("unclassified"), copied: share("copied"), incomplete: share("incomplete") };
+}
+
+/** A rate at the first and the last evaluation of a run. */
+export interface RLBeforeAfter {
+  before: number;
+  after: number;
+}
+
+/**
+ * Leakage of one RL run as a difference-in-differences: (after − before) of a behaviour's rate in `treated` minus the
+ * same in `control`, a benign run of equal updates from the same start (same seed), e.g. the strict grader. Without a
+ * control (null), `did` is treated's after − before.
+ */
+export function rlLeakage(treated: RLRunRecord, control: RLRunRecord | null, options: RLRateOptions): { treated: RLBeforeAfter; control: RLBeforeAfter | null; did: number } {
+  if (control && (control.config.seed !== treated.config.seed || control.config.algo.steps !== treated.config.algo.steps)) {
+    throw new RangeError(`rlLeakage: the control must share the treated run's seed and number of updates, received seed ${control.config.seed} vs ${treated.config.seed}, ${control.config.algo.steps} vs ${treated.config.algo.steps} updates`);
+  }
+  const ba = (r: RLRunRecord): RLBeforeAfter => ({ before: rlRate(evalAt(r, "first"), options).rate, after: rlRate(evalAt(r, "last"), options).rate });
+  const t = ba(treated);
+  const c = control ? ba(control) : null;
+  return { treated: t, control: c, did: t.after - t.before - (c ? c.after - c.before : 0) };
+}
+
+/**
+ * Youden's J of the reflection's stance as a detector of a bad action, with add-`smoothing` counts in each group
+ * ((k + s) / (n + 2s)), so that it is defined for every run (0 when a group is empty): a per-seed coupling measure.
+ */
+export function smoothedCoupling(points: RLEvalPoint | readonly RLEvalPoint[], { domains = DOMAINS, smoothing = 1 }: { domains?: readonly Domain[]; smoothing?: number } = {}): number {
+  const a = reflectionAgreement(points, { domains });
+  const r = (x: RateCI) => (x.k + smoothing) / (x.n + 2 * smoothing);
+  return r(a.afterBad) + r(a.afterGood) - 1;
+}
+
+/** A per-run value at each evaluation step, as its mean over runs (seeds) with a bootstrap 95% interval over runs. */
+export function overSeeds(records: readonly RLRunRecord[], value: (point: RLEvalPoint, record: RLRunRecord) => number, { seed = 0 }: { seed?: number } = {}): { step: number; mean: number; lower: number; upper: number; n: number }[] {
+  if (!Array.isArray(records) || records.length === 0) throw new RangeError("overSeeds: records is empty");
+  return records[0].evals.map((e) => {
+    const xs = records.map((r) => value(evalAt(r, e.step), r)).filter(Number.isFinite);
+    return { step: e.step, n: xs.length, ...(xs.length ? bootstrapMean(xs, { seed }) : { mean: NaN, lower: NaN, upper: NaN }) };
+  });
 }
