@@ -346,6 +346,18 @@ export {
   type PcaOptions,
   type Matrix as ProbeMatrix,
   type Labels as ProbeLabels,
+  fitPersonaProbe,
+  personaActivity,
+  personaPairs,
+  type PersonaProbe,
+  type PersonaPair,
+  type PersonaPairOptions,
+  type FitPersonaProbeOptions,
+  type PersonaTranscript,
+  type PersonaActivity,
+  type ActivityPositions,
+  type ProbeScore,
+  type BaselineScore,
 } from "./probes";
 
 // --- Leakage prediction ---
