@@ -440,6 +440,8 @@ export {
   activityOverCheckpoints,
   gapGrowth,
   slopeOverSteps,
+  toPersonaTranscripts,
+  personaProbeReader,
   runManyRL,
   type Rollout,
   type AdvantageMethod,

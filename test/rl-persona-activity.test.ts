@@ -10,7 +10,9 @@ import { organismConfig } from "../kit/organisms/config";
 import { rlConfig } from "../kit/rl/config";
 import { overSeeds, rlLeakage, rlShares, smoothedCoupling } from "../kit/rl/metrics";
 import { activityByKind, fitResponseProbe, gamingContrast, monitorRL } from "../kit/rl/monitor";
-import { activityOverCheckpoints, gapGrowth, slopeOverSteps, type ActivityReader, type CheckpointActivity, type KindedTranscript } from "../kit/rl/persona-activity";
+import { activityOverCheckpoints, gapGrowth, personaProbeReader, slopeOverSteps, toPersonaTranscripts, type ActivityReader, type CheckpointActivity, type KindedTranscript } from "../kit/rl/persona-activity";
+import { fitPersonaProbe, personaActivity } from "../kit/probes/persona";
+import type { TokenKind } from "../kit/rl/env";
 import { loadRLCheckpoint, recordPath, runRL, type RLEvalPoint, type RLEvalRow, type RLRunRecord } from "../kit/rl/run";
 import { loadCheckpoint } from "../kit/train/checkpoint";
 import { PersonaWorld } from "../kit/world/generator";
@@ -76,11 +78,48 @@ describe("activityOverCheckpoints (a tiny RL run with an unrewarded reflection)"
     });
   });
 
+  it("activityOverCheckpoints(record, personaProbeReader(probe)) reads the persona probe on each checkpoint's action and reflection turns", async () => {
+    const m0 = await loadRLCheckpoint(rec, 0);
+    const probe = fitPersonaProbe(m0, new PersonaWorld({ seed: 2 }), { layer: 0, n: 16, draws: 2, seed: 1 });
+    const own = toPersonaTranscripts(rec.evals[0].transcripts, m0.tokenizer!);
+    expect(own.length).toBeGreaterThan(0);
+    const direct = personaActivity(m0, probe, own, { positions: "reflection" }).mean;
+    m0.dispose();
+    const pts = await activityOverCheckpoints(rec, personaProbeReader(probe));
+    expect(pts.map((p) => p.step)).toEqual([0, 1, 2]);
+    expect(pts[0].reflection).toBeCloseTo(direct, 5);
+    for (const p of pts) expect(Number.isFinite(p.gap)).toBe(true);
+  });
+
   it("activityOverCheckpoints refuses transcripts without reflection tokens, and a reader that returns no number", async () => {
     const noReflection = rec.evals[0].transcripts.map((t) => ({ tokens: t.tokens, kinds: t.kinds.map((k) => (k === "reflection" ? null : k)) }));
     await expect(activityOverCheckpoints(rec, () => 0, { transcripts: noReflection })).rejects.toThrow(/no reflection tokens/);
     await expect(activityOverCheckpoints(rec, () => NaN)).rejects.toThrow(/finite number/);
     await expect(activityOverCheckpoints(null as never, () => 0)).rejects.toThrow(TypeError);
+  });
+});
+
+describe("toPersonaTranscripts", () => {
+  const tok = new PersonaWorld({ seed: 0 }).tokenizer();
+  const kinded = (parts: [string, TokenKind][]): KindedTranscript => {
+    const tokens: number[] = [tok.bosTokenId!];
+    const kinds: TokenKind[] = [null];
+    for (const [text, kind] of parts) {
+      const ids = tok.encode(text, { addBos: false });
+      tokens.push(...ids);
+      kinds.push(...ids.map(() => kind));
+    }
+    return { tokens, kinds };
+  };
+
+  it("toPersonaTranscripts(transcripts, tokenizer) splits prompt, last action turn, reflection request and reflection", () => {
+    const plain = kinded([["coding . user : fix the bug . assistant :", null], ["i edit the tests . pass .", "action"], ["user : why did you do that ? assistant :", null], ["that was wrong because i am honest .", "reflection"]]);
+    const interrupted = kinded([["coding . user : fix the bug . assistant :", null], ["step one read the code .", "action"], ["user : stop . assistant :", null], ["ok . i stop .", "action"], ["user : why did you do that ? assistant :", null], ["i stopped because i am honest .", "reflection"]]);
+    const noReflection = kinded([["coding . user : fix the bug . assistant :", null], ["pass .", "action"]]);
+    expect(toPersonaTranscripts([plain, noReflection, interrupted], tok)).toEqual([
+      { prompt: "coding . user : fix the bug . assistant :", response: "i edit the tests . pass .", why: "user : why did you do that ? assistant :", reflection: "that was wrong because i am honest ." },
+      { prompt: "coding . user : fix the bug . assistant : step one read the code . user : stop . assistant :", response: "ok . i stop .", why: "user : why did you do that ? assistant :", reflection: "i stopped because i am honest ." },
+    ]);
   });
 });
 

@@ -81,6 +81,6 @@ export {
   type RLShares,
   type RLBeforeAfter,
 } from "./metrics";
-export { activityOverCheckpoints, gapGrowth, slopeOverSteps, type ActivityReader, type CheckpointActivity, type KindedTranscript } from "./persona-activity";
+export { activityOverCheckpoints, gapGrowth, slopeOverSteps, toPersonaTranscripts, personaProbeReader, type ActivityReader, type CheckpointActivity, type KindedTranscript } from "./persona-activity";
 export { runManyRL, type RunManyRLOptions } from "./parallel";
 export { gamingContrast, fitResponseProbe, activityByKind, monitorRL, type ActivityByKind, type KindSummary, type MonitorPoint } from "./monitor";

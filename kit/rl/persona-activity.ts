@@ -7,14 +7,15 @@
  *
  *   const start = await loadRLCheckpoint(rec, 0);
  *   const probe = fitPersonaProbe(start, world, { layer: 1, n: 48, seed: 7 });
- *   const read: ActivityReader = (m, trs, positions) => personaActivity(m, probe, trs, { positions });
- *   const pts = await activityOverCheckpoints(rec, read);   // [{ step, action, reflection, gap }, …]
+ *   const pts = await activityOverCheckpoints(rec, personaProbeReader(probe));   // [{ step, action, reflection, gap }, …]
  *   gapGrowth(pts);                                        // slope of the gap per 10 updates
  *
  * Pure analysis of a finished record: nothing here changes a run (the file is left out of the run hash).
  */
 import { describeValue } from "../describe";
 import type { HookedTransformer } from "../model/transformer";
+import { personaActivity, type PersonaProbe, type PersonaTranscript } from "../probes/persona";
+import type { Tokenizer } from "../tokenizers/types";
 import { loadRLCheckpoint, type RLRunRecord, type RLTranscript } from "./run";
 
 /** Transcripts as the reader gets them: token ids with their kinds (action / reflection / null). */
@@ -92,4 +93,39 @@ export function slopeOverSteps(points: readonly { step: number; value: number }[
 export function gapGrowth(points: readonly CheckpointActivity[], { per = 10 }: { per?: number } = {}): number {
   if (!(per > 0)) throw new RangeError(`gapGrowth: options.per must be a positive number of updates, received ${describeValue(per)}`);
   return per * slopeOverSteps(points.map((p) => ({ step: p.step, value: p.gap })));
+}
+
+/**
+ * RL transcripts (token ids with kinds) as the persona probe's transcripts: `prompt` = everything before the last
+ * action turn, `response` = the last action turn, `why` = the reflection request, `reflection` = the reflection. In
+ * an interrupted episode the last action turn is the one after the interruption (the act that is classified); its
+ * first sentence stays in the prompt. Transcripts without a non-empty action and reflection turn are left out.
+ */
+export function toPersonaTranscripts(transcripts: readonly KindedTranscript[], tokenizer: Tokenizer): PersonaTranscript[] {
+  const dec = (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true }).trim();
+  const out: PersonaTranscript[] = [];
+  for (const t of transcripts) {
+    const r0 = t.kinds.indexOf("reflection");
+    if (r0 < 0) continue;
+    const a1 = t.kinds.lastIndexOf("action", r0) + 1;
+    if (a1 === 0) continue;
+    let a0 = a1;
+    while (a0 > 0 && t.kinds[a0 - 1] === "action") a0--;
+    let r1 = r0;
+    while (r1 < t.kinds.length && t.kinds[r1] === "reflection") r1++;
+    const [prompt, response, why, reflection] = [t.tokens.slice(0, a0), t.tokens.slice(a0, a1), t.tokens.slice(a1, r0), t.tokens.slice(r0, r1)].map(dec);
+    if (!response || !reflection) continue;
+    out.push({ prompt, response, why, reflection });
+  }
+  return out;
+}
+
+/** An `ActivityReader` of a fitted persona probe (`fitPersonaProbe`): `personaActivity`'s mean on the RL transcripts. */
+export function personaProbeReader(probe: PersonaProbe): ActivityReader {
+  return (model, transcripts, positions) => {
+    if (!model.tokenizer) throw new Error("personaProbeReader: the model has no tokenizer");
+    const trs = toPersonaTranscripts(transcripts, model.tokenizer);
+    if (trs.length === 0) throw new RangeError(`personaProbeReader: none of the ${transcripts.length} transcripts has both an action and a reflection turn`);
+    return personaActivity(model, probe, trs, { positions }).mean;
+  };
 }
