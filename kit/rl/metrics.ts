@@ -176,7 +176,7 @@ export function smoothedCoupling(points: RLEvalPoint | readonly RLEvalPoint[], {
 
 /** A per-run value at each evaluation step, as its mean over runs (seeds) with a bootstrap 95% interval over runs. */
 export function overSeeds(records: readonly RLRunRecord[], value: (point: RLEvalPoint, record: RLRunRecord) => number, { seed = 0 }: { seed?: number } = {}): { step: number; mean: number; lower: number; upper: number; n: number }[] {
-  if (!Array.isArray(records) || records.length === 0) throw new RangeError("overSeeds: records is empty");
+  if (!records || records.length === 0) throw new RangeError("overSeeds: records is empty");
   return records[0].evals.map((e) => {
     const xs = records.map((r) => value(evalAt(r, e.step), r)).filter(Number.isFinite);
     return { step: e.step, n: xs.length, ...(xs.length ? bootstrapMean(xs, { seed }) : { mean: NaN, lower: NaN, upper: NaN }) };
