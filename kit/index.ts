@@ -437,6 +437,7 @@ export {
   rlLeakage,
   smoothedCoupling,
   overSeeds,
+  meanOverSeeds,
   activityOverCheckpoints,
   gapGrowth,
   slopeOverSteps,

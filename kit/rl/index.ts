@@ -76,6 +76,7 @@ export {
   rlLeakage,
   smoothedCoupling,
   overSeeds,
+  meanOverSeeds,
   type RLRateOptions,
   type ReflectionAgreement,
   type RLShares,

@@ -174,11 +174,16 @@ export function smoothedCoupling(points: RLEvalPoint | readonly RLEvalPoint[], {
   return r(a.afterBad) + r(a.afterGood) - 1;
 }
 
+/** The mean of per-seed values with a percentile-bootstrap 95% interval over seeds, and n (non-finite values left out). */
+export function meanOverSeeds(values: readonly number[], { seed = 0 }: { seed?: number } = {}): { mean: number; lower: number; upper: number; n: number } {
+  const xs = values.filter(Number.isFinite);
+  return { n: xs.length, ...(xs.length ? bootstrapMean(xs, { seed }) : { mean: NaN, lower: NaN, upper: NaN }) };
+}
+
 /** A per-run value at each evaluation step, as its mean over runs (seeds) with a bootstrap 95% interval over runs. */
 export function overSeeds(records: readonly RLRunRecord[], value: (point: RLEvalPoint, record: RLRunRecord) => number, { seed = 0 }: { seed?: number } = {}): { step: number; mean: number; lower: number; upper: number; n: number }[] {
   if (!records || records.length === 0) throw new RangeError("overSeeds: records is empty");
   return records[0].evals.map((e) => {
-    const xs = records.map((r) => value(evalAt(r, e.step), r)).filter(Number.isFinite);
-    return { step: e.step, n: xs.length, ...(xs.length ? bootstrapMean(xs, { seed }) : { mean: NaN, lower: NaN, upper: NaN }) };
+    return { step: e.step, ...meanOverSeeds(records.map((r) => value(evalAt(r, e.step), r)), { seed }) };
   });
 }
