@@ -156,6 +156,10 @@ describe("per-seed RL metrics", () => {
     expect(l.control).toEqual({ before: 0, after: 0.25 });
     expect(l.did).toBeCloseTo(0.25, 12);
     expect(rlLeakage(treated, null, { kind: "task", behaviour: g, domains: ["research"] }).did).toBeCloseTo(0.5, 12);
+    // after: "mean" averages every evaluation after the first (here steps 10 and 30: 0.5 and 0.75)
+    const three = { ...treated, evals: [treated.evals[0], point(10, [g, g, s, s].map((a) => row("research", a))), treated.evals[1]] } as RLRunRecord;
+    expect(rlLeakage(three, null, { kind: "task", behaviour: g, domains: ["research"], after: "mean" })).toEqual({ treated: { before: 0.25, after: 0.625 }, control: null, did: 0.375 });
+    expect(() => rlLeakage(three, null, { kind: "task", behaviour: g, after: "max" as never })).toThrow(/"last" or "mean"/);
     expect(() => rlLeakage(treated, run(4, [s], [s]), { kind: "task", behaviour: g })).toThrow(/same seed|seed 4 vs 3/);
     expect(() => rlLeakage(treated, run(3, [s], [s], 10), { kind: "task", behaviour: g })).toThrow(/10 vs 30 updates/);
   });

@@ -152,13 +152,19 @@ export interface RLBeforeAfter {
 /**
  * Leakage of one RL run as a difference-in-differences: (after − before) of a behaviour's rate in `treated` minus the
  * same in `control`, a benign run of equal updates from the same start (same seed), e.g. the strict grader. Without a
- * control (null), `did` is treated's after − before.
+ * control (null), `did` is treated's after − before. `after: "last"` (default) is the last evaluation's rate;
+ * `after: "mean"` the mean rate over every evaluation after the first (an area under the curve: it counts how early
+ * the behaviour appears as well as how far it goes, and does not saturate when every arm ends at the same rate).
  */
-export function rlLeakage(treated: RLRunRecord, control: RLRunRecord | null, options: RLRateOptions): { treated: RLBeforeAfter; control: RLBeforeAfter | null; did: number } {
+export function rlLeakage(treated: RLRunRecord, control: RLRunRecord | null, options: RLRateOptions & { after?: "last" | "mean" }): { treated: RLBeforeAfter; control: RLBeforeAfter | null; did: number } {
+  const { after = "last", ...rate } = options;
+  if (after !== "last" && after !== "mean") throw new RangeError(`rlLeakage: options.after must be "last" or "mean", received ${JSON.stringify(after)}`);
   if (control && (control.config.seed !== treated.config.seed || control.config.algo.steps !== treated.config.algo.steps)) {
     throw new RangeError(`rlLeakage: the control must share the treated run's seed and number of updates, received seed ${control.config.seed} vs ${treated.config.seed}, ${control.config.algo.steps} vs ${treated.config.algo.steps} updates`);
   }
-  const ba = (r: RLRunRecord): RLBeforeAfter => ({ before: rlRate(evalAt(r, "first"), options).rate, after: rlRate(evalAt(r, "last"), options).rate });
+  const at = (p: RLEvalPoint) => rlRate(p, rate).rate;
+  const later = (r: RLRunRecord) => (after === "last" ? at(evalAt(r, "last")) : r.evals.slice(1).reduce((a, p) => a + at(p), 0) / (r.evals.length - 1));
+  const ba = (r: RLRunRecord): RLBeforeAfter => ({ before: at(evalAt(r, "first")), after: later(r) });
   const t = ba(treated);
   const c = control ? ba(control) : null;
   return { treated: t, control: c, did: t.after - t.before - (c ? c.after - c.before : 0) };
