@@ -2,13 +2,13 @@
  * H5's per-checkpoint measurement (kit/rl/persona-activity.ts) on a tiny RL run with a reflection turn: a reader at
  * every checkpoint on that checkpoint's own transcripts and weights, the reflection − action gap and its growth; and
  * the per-seed RL metrics the notebook's verdicts use (kit/rl/metrics.ts): leakage as a difference-in-differences,
- * the smoothed coupling, the unclassified / copied / incomplete shares, means over seeds.
+ * the smoothed coupling, means over seeds.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../kit/backend";
 import { organismConfig } from "../kit/organisms/config";
 import { rlConfig } from "../kit/rl/config";
-import { overSeeds, rlLeakage, rlShares, smoothedCoupling } from "../kit/rl/metrics";
+import { meanOverSeeds, overSeeds, poolEvals, rlLeakage, smoothedCoupling } from "../kit/rl/metrics";
 import { activityByKind, fitResponseProbe, gamingContrast, monitorRL } from "../kit/rl/monitor";
 import { activityOverCheckpoints, gapGrowth, personaProbeReader, slopeOverSteps, toPersonaTranscripts, type ActivityReader, type CheckpointActivity, type KindedTranscript } from "../kit/rl/persona-activity";
 import { fitPersonaProbe, personaActivity } from "../kit/probes/persona";
@@ -177,11 +177,15 @@ describe("per-seed RL metrics", () => {
     expect(smoothedCoupling(point(0, rows), { smoothing: 0 })).toBeCloseTo(1 / 3 + 1 - 1, 12);
   });
 
-  it("rlShares(points, { kind, domains }) counts unclassified, copied and incomplete rows among the selected ones", () => {
-    const p = point(0, [row("research", "unclassified"), row("research", "copied"), row("research", "copied"), row("research", g), row("coding", "incomplete")]);
-    const sh = rlShares(p, { kind: "task", domains: ["research"] });
-    expect([sh.unclassified.k, sh.copied.k, sh.incomplete.k, sh.copied.n]).toEqual([1, 2, 0, 4]);
-    expect(rlShares([p, p], { kind: "task" }).incomplete).toMatchObject({ k: 2, n: 10 });
+  it("poolEvals(records, step) holds every run's rows at that step; meanOverSeeds leaves non-finite values out of n", () => {
+    const rs = [run(0, [g, s], [g, g]), run(1, [s], [s, s, g])];
+    const p = poolEvals(rs, "last");
+    expect(p.step).toBe(30);
+    expect(p.rows.map((r) => r.action)).toEqual([g, g, s, s, g]);
+    expect(() => poolEvals([], "last")).toThrow(RangeError);
+    const m = meanOverSeeds([1, 2, NaN, 3]);
+    expect([m.mean, m.n]).toEqual([2, 3]);
+    expect(meanOverSeeds([NaN]).n).toBe(0);
   });
 
   it("overSeeds(records, value) averages a per-run value at each evaluation step, with n and an interval over runs", () => {

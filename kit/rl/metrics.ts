@@ -125,22 +125,11 @@ export function agreementOverSteps(records: RLRunRecord | readonly RLRunRecord[]
   return rs[0].evals.map((e) => ({ step: e.step, ...reflectionAgreement(rs.map((r) => evalAt(r, e.step)), options) }));
 }
 
-/** Shares of the rows that are not the domain's own act, shown beside every rate (classifier v2 labels). */
-export interface RLShares {
-  unclassified: RateCI;
-  /** A verbatim act of another domain (classifier v2). */
-  copied: RateCI;
-  /** Unfinished work (classifier v2). */
-  incomplete: RateCI;
-}
-
-/** The unclassified / copied / incomplete shares among the rows of `kind` in `domains` of one or several evaluations. */
-export function rlShares(points: RLEvalPoint | readonly RLEvalPoint[], { kind, domains = DOMAINS, taskBehaviour = false }: Pick<RLRateOptions, "kind" | "domains" | "taskBehaviour">): RLShares {
-  const ps = Array.isArray(points) ? (points as readonly RLEvalPoint[]) : [points as RLEvalPoint];
-  const rows = ps.flatMap((p) => select(p.rows, { kind, domains }));
-  const label = (r: RLEvalRow): string => (taskBehaviour ? (r.taskBehaviour ?? r.action) : r.action);
-  const share = (l: string) => rateCI(rows.filter((r) => label(r) === l).length, rows.length);
-  return { unclassified: share("unclassified"), copied: share("copied"), incomplete: share("incomplete") };
+/** One evaluation point holding the rows of several runs (seeds) at `step`: to read pooled rates or shares. */
+export function poolEvals(records: readonly RLRunRecord[], step: number | "first" | "last"): RLEvalPoint {
+  if (!records || records.length === 0) throw new RangeError("poolEvals: records is empty");
+  const points = records.map((r) => evalAt(r, step));
+  return { step: points[0].step, rows: points.flatMap((p) => p.rows), transcripts: points.flatMap((p) => p.transcripts) };
 }
 
 /** A rate at the first and the last evaluation of a run. */
