@@ -352,6 +352,18 @@ export {
   type PcaOptions,
   type Matrix as ProbeMatrix,
   type Labels as ProbeLabels,
+  fitPersonaProbe,
+  personaActivity,
+  personaPairs,
+  type PersonaProbe,
+  type PersonaPair,
+  type PersonaPairOptions,
+  type FitPersonaProbeOptions,
+  type PersonaTranscript,
+  type PersonaActivity,
+  type ActivityPositions,
+  type ProbeScore,
+  type BaselineScore,
 } from "./probes";
 
 // --- Leakage prediction ---
@@ -442,6 +454,17 @@ export {
   fitResponseProbe,
   activityByKind,
   monitorRL,
+  rlLeakage,
+  smoothedCoupling,
+  overSeeds,
+  meanOverSeeds,
+  poolEvals,
+  activityOverCheckpoints,
+  gapGrowth,
+  slopeOverSteps,
+  toPersonaTranscripts,
+  personaProbeReader,
+  runManyRL,
   type Rollout,
   type AdvantageMethod,
   type PolicyLossOptions,
@@ -479,6 +502,11 @@ export {
   type ActivityByKind,
   type KindSummary,
   type MonitorPoint,
+  type RLBeforeAfter,
+  type ActivityReader,
+  type CheckpointActivity,
+  type KindedTranscript,
+  type RunManyRLOptions,
 } from "./rl";
 
 // --- API models, response cache, judges and evaluation protocols (issue 8) ---
