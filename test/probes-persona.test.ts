@@ -50,6 +50,7 @@ describe("fitPersonaProbe", () => {
     expect(probe.accuracy.rate).toBeGreaterThan(probe.baselines.shuffled.accuracyUpper);
     expect(probe.baselines.shuffled.draws).toBe(10);
     expect(Math.hypot(...probe.direction)).toBeCloseTo(1, 5);
+    expect(probe.reference.assistant).toBeGreaterThan(probe.reference.base);
   });
 
   it("fitPersonaProbe(…).controls: before the first speaker tag the pair is identical, so the probe is at chance exactly", () => {

@@ -150,6 +150,11 @@ export interface PersonaProbe extends ProbeScore {
   baselines: { shuffled: BaselineScore; random: BaselineScore };
   /** The probe applied at the final speaker-name token, and at the token before the first speaker tag (chance). */
   controls: { namePosition: ProbeScore; beforeSpeaker: ProbeScore };
+  /**
+   * Mean probe logit over the held-out pairs' response tokens, per speaker: the two ends of the scale on which
+   * `personaActivity` values can be read (normalised: (activity − base) / (assistant − base)).
+   */
+  reference: { assistant: number; base: number };
   n: { train: number; test: number };
 }
 
@@ -190,8 +195,11 @@ export function fitPersonaProbe(model: HookedTransformer, world: PersonaWorld, o
   const test = read(split.test, response);
   const probe = fitLogisticProbe(train.X, train.y, { l2 });
   const scoreOf = (X: Dense, y: number[]): ProbeScore => score(probe.decisionFunction(X), y, seed);
+  const testScores = probe.decisionFunction(test.X);
+  const classMean = (c: number) => testScores.filter((_, i) => test.y[i] === c).reduce((a, b) => a + b, 0) / (test.y.length / 2);
   return {
     ...scoreOf(test.X, test.y),
+    reference: { assistant: classMean(1), base: classMean(0) },
     direction: probe.direction(),
     layer,
     hook,
