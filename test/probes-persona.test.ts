@@ -58,6 +58,8 @@ describe("fitPersonaProbe", () => {
     expect(probe.controls.beforeSpeaker.accuracy.rate).toBe(0.5);
     expect(probe.controls.namePosition.accuracy.n).toBe(48);
     expect(probe.controls.namePosition.auroc.auroc).toBeGreaterThanOrEqual(0);
+    expect(probe.controls.namePositionRandom.draws).toBe(10);
+    expect(probe.controls.namePositionRandom.aurocLower).toBeLessThanOrEqual(probe.controls.namePositionRandom.aurocUpper);
   });
 
   it("fitPersonaProbe(model, world, { layer }) refuses a layer out of range", () => {
