@@ -50,6 +50,7 @@ describe("fitPersonaProbe", () => {
     expect(probe.accuracy.rate).toBeGreaterThan(probe.baselines.shuffled.accuracyUpper);
     expect(probe.baselines.shuffled.draws).toBe(10);
     expect(Math.hypot(...probe.direction)).toBeCloseTo(1, 5);
+    expect(probe.reference.assistant).toBeGreaterThan(probe.reference.base);
   });
 
   it("fitPersonaProbe(…).controls: before the first speaker tag the pair is identical, so the probe is at chance exactly", () => {
@@ -57,6 +58,8 @@ describe("fitPersonaProbe", () => {
     expect(probe.controls.beforeSpeaker.accuracy.rate).toBe(0.5);
     expect(probe.controls.namePosition.accuracy.n).toBe(48);
     expect(probe.controls.namePosition.auroc.auroc).toBeGreaterThanOrEqual(0);
+    expect(probe.controls.namePositionRandom.draws).toBe(10);
+    expect(probe.controls.namePositionRandom.aurocLower).toBeLessThanOrEqual(probe.controls.namePositionRandom.aurocUpper);
   });
 
   it("fitPersonaProbe(model, world, { layer }) refuses a layer out of range", () => {

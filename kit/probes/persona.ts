@@ -148,8 +148,18 @@ export interface PersonaProbe extends ProbeScore {
   /** The fitted logistic probe (decision values in logits: > 0 reads as the assistant). */
   probe: LogisticProbe;
   baselines: { shuffled: BaselineScore; random: BaselineScore };
-  /** The probe applied at the final speaker-name token, and at the token before the first speaker tag (chance). */
-  controls: { namePosition: ProbeScore; beforeSpeaker: ProbeScore };
+  /**
+   * The probe applied at the final speaker-name token and at the token before the first speaker tag (identical within
+   * a pair: chance exactly). At the name token every assistant row holds the same embedding, so any direction tends to
+   * score near 0 or 1 there: `namePositionRandom` (random directions of the probe's norm at the name token) is the
+   * yardstick for `namePosition`.
+   */
+  controls: { namePosition: ProbeScore; namePositionRandom: BaselineScore; beforeSpeaker: ProbeScore };
+  /**
+   * Mean probe logit over the held-out pairs' response tokens, per speaker: the two ends of the scale on which
+   * `personaActivity` values can be read (normalised: (activity − base) / (assistant − base)).
+   */
+  reference: { assistant: number; base: number };
   n: { train: number; test: number };
 }
 
@@ -190,15 +200,21 @@ export function fitPersonaProbe(model: HookedTransformer, world: PersonaWorld, o
   const test = read(split.test, response);
   const probe = fitLogisticProbe(train.X, train.y, { l2 });
   const scoreOf = (X: Dense, y: number[]): ProbeScore => score(probe.decisionFunction(X), y, seed);
+  const atName = (p: PersonaPair) => [p.name, p.name + 1] as const;
+  const nameTest = read(split.test, atName);
+  const testScores = probe.decisionFunction(test.X);
+  const classMean = (c: number) => testScores.filter((_, i) => test.y[i] === c).reduce((a, b) => a + b, 0) / (test.y.length / 2);
   return {
     ...scoreOf(test.X, test.y),
+    reference: { assistant: classMean(1), base: classMean(0) },
     direction: probe.direction(),
     layer,
     hook,
     probe,
     baselines: { shuffled: shuffledBaseline(train, test, { l2, draws, rand }), random: randomBaseline(probe, train, test, { draws, rand }) },
     controls: {
-      namePosition: scoreOf(read(split.test, (p) => [p.name, p.name + 1]).X, test.y),
+      namePosition: scoreOf(nameTest.X, test.y),
+      namePositionRandom: randomBaseline(probe, read(split.train, atName), nameTest, { draws, rand }),
       beforeSpeaker: scoreOf(read(split.test, (p) => [p.firstName - 1, p.firstName]).X, test.y),
     },
     n: { train: train.y.length, test: test.y.length },
