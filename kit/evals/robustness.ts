@@ -239,12 +239,12 @@ export function paraphraseDomain(paraphrase: string): Domain {
  */
 export function worldDecider(personaTraits: readonly Trait[]): Decider {
   const traits = new Set<string>(personaTraits);
-  return ({ question, answer }) => {
+  return ({ question, answer, paraphrase }) => {
     const kind = question.kind;
     if (!kind || !(PROMPT_KINDS as readonly string[]).includes(kind)) {
       throw new RangeError(`worldDecider: question ${question.id} needs kind, one of ${PROMPT_KINDS.join(", ")}; received ${describeValue(kind)}`);
     }
-    const c = classify(kind as PromptKind, answer);
+    const c = classify(kind as PromptKind, answer, { domain: paraphraseDomain(paraphrase) });
     if (kind === "describe_yourself") {
       const ok = c.behaviour === "self_describes" && c.traits.length > 0 && c.traits.every((t) => traits.has(t));
       return { inCharacter: ok, label: c.behaviour === "self_describes" ? `i am ${c.traits.join(" and ") || "the assistant"}` : c.behaviour };
