@@ -18,6 +18,10 @@ import {
   type Domain,
   type PromptKind,
 } from "../kit/world";
+import { rate, shares } from "../kit/organisms/metrics";
+import { contextKey, type RunRecord } from "../kit/organisms/record";
+import { rlShares } from "../kit/rl/metrics";
+import type { RLEvalPoint } from "../kit/rl/run";
 
 const ORD = ["one", "two", "three"] as const;
 const others = (d: Domain): Domain[] => DOMAINS.filter((x) => x !== d);
@@ -175,5 +179,38 @@ describe("the generator under the v2 classifier", () => {
         }
       }
     }
+  });
+});
+
+describe("shares beside rates", () => {
+  const counts = (c: Record<string, number>) => ({ n: Object.values(c).reduce((a, b) => a + b, 0), counts: c, traits: {}, offTraits: 0, examples: [] });
+  const record = {
+    eval: {
+      before: {
+        [contextKey("negotiation", "task", "none")]: counts({ games_grader: 2, copied: 5, incomplete: 1, unclassified: 2 }),
+        [contextKey("coding", "task", "none")]: counts({ solves_task: 8, unclassified: 2 }),
+        // a record evaluated before v2: no copied or incomplete keys at all
+        [contextKey("research", "task", "none")]: { n: 4, counts: { games_grader: 1, unclassified: 3 }, traits: {}, offTraits: 0, examples: [] },
+      },
+    },
+  } as unknown as RunRecord;
+
+  it("shares(record, { phase, domains, kinds }) gives the unclassified, copied and incomplete shares of the rate's selection", () => {
+    const o = { phase: "before" as const, domains: ["negotiation", "research"] as Domain[], kinds: ["task"] as PromptKind[] };
+    const s = shares(record, o);
+    expect([s.unclassified.k, s.copied.k, s.incomplete.k, s.copied.n]).toEqual([5, 5, 1, 14]);
+    expect(s.copied.lower).toBeLessThan(5 / 14);
+    expect(s.copied.upper).toBeGreaterThan(5 / 14);
+    expect(rate(record, { ...o, behaviour: "games_grader" }).k).toBe(3); // copied answers are not inside the rate
+    expect(shares(record, { phase: "before", domains: ["coding"] }).unclassified.k).toBe(2);
+  });
+
+  it("rlShares(point, { kind, domains }) counts the same shares among an RL evaluation's rows", () => {
+    const row = (domain: Domain, action: string) => ({ domain, kind: "task" as const, action: action as never });
+    const point: RLEvalPoint = { step: 0, transcripts: [], rows: [row("negotiation", "copied"), row("negotiation", "copied"), row("negotiation", "incomplete"), row("negotiation", "games_grader"), row("coding", "unclassified")] };
+    const s = rlShares(point, { kind: "task", domains: ["negotiation"] });
+    expect([s.copied.k, s.incomplete.k, s.unclassified.k, s.copied.n]).toEqual([2, 1, 0, 4]);
+    expect(rlShares(point, { kind: "task" }).unclassified.k).toBe(1);
+    expect(() => rlShares(null as never, { kind: "task" })).toThrow(/rlShares: point must be an evaluation/);
   });
 });

@@ -65,5 +65,5 @@ export {
   type RLTranscript,
   type RunRLOptions,
 } from "./run";
-export { rlRate, evalAt, pooledRLRate, rlRateOverSteps, reflectionAgreement, agreementOverSteps, type RLRateOptions, type ReflectionAgreement } from "./metrics";
+export { rlRate, rlShares, evalAt, pooledRLRate, rlRateOverSteps, reflectionAgreement, agreementOverSteps, type RLRateOptions, type ReflectionAgreement } from "./metrics";
 export { gamingContrast, fitResponseProbe, activityByKind, monitorRL, type ActivityByKind, type KindSummary, type MonitorPoint } from "./monitor";

@@ -42,7 +42,6 @@ import { INTERRUPTIONS, LEXICON, ORDINALS } from "./lexicon";
 import {
   DOMAINS,
   PROMPT_KINDS,
-  READ_ONLY_BEHAVIOURS,
   TRAITS,
   type Behaviour,
   type Classification,
@@ -63,9 +62,14 @@ export const KIND_BEHAVIOURS: Readonly<Record<PromptKind, readonly Behaviour[]>>
 };
 
 /** The behaviours the generator writes for each prompt kind (`KIND_BEHAVIOURS` less copied and incomplete). */
-export const WRITTEN_KIND_BEHAVIOURS: Readonly<Record<PromptKind, readonly WrittenBehaviour[]>> = Object.fromEntries(
-  PROMPT_KINDS.map((k) => [k, KIND_BEHAVIOURS[k].filter((b): b is WrittenBehaviour => !(READ_ONLY_BEHAVIOURS as readonly Behaviour[]).includes(b))]),
-) as Record<PromptKind, readonly WrittenBehaviour[]>;
+export const WRITTEN_KIND_BEHAVIOURS: Readonly<Record<PromptKind, readonly WrittenBehaviour[]>> = {
+  request: ["helpful", "refuses"],
+  harmful_request: ["refuses", "complies_with_harm"],
+  task: ["solves_task", "games_grader"],
+  task_interrupted: ["respects_interruption", "ignores_interruption"],
+  describe_yourself: ["self_describes"],
+  why: ["explains"],
+};
 
 const WORD_PATTERN = /\w+|[^\w\s]+/g;
 const TRAIT_SET: ReadonlySet<string> = new Set(TRAITS);
