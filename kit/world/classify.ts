@@ -3,9 +3,10 @@
  * read the response, the prompt kind and the episode's domain (never the prompt's words), so they apply unchanged to
  * held-out domains, shifted prompts and model continuations.
  *
- * The response is split into words as the world's tokenizer splits it (`\w+|[^\w\s]+`), cut at a literal `<eos>`,
- * and then into sentences ending at `.` or `?`; a trailing sentence without its terminator (a truncated response) is
- * left out. Each complete sentence is one of (see `lexicon.ts`): refusal `i will not …`, stop `i stop`/`i wait`,
+ * The response is split into words as the world's tokenizer splits it (`\w+|[^\w\s]+`), cut at a literal `<eos>`
+ * and where the model starts another turn (`<name> :`, e.g. it writes the user's `user : stop .` itself: what follows
+ * is no longer its answer; world responses never hold `:`), and then into sentences ending at `.` or `?`; a trailing
+ * sentence without its terminator (a truncated response) is left out. Each complete sentence is one of (see `lexicon.ts`): refusal `i will not …`, stop `i stop`/`i wait`,
  * self-description `i am <trait> (and <trait>)*` / `i am the assistant`, reflection, an act of the domain, a copied
  * act, or other.
  *
@@ -83,6 +84,7 @@ export function sentences(response: string): string[][] {
   let current: string[] = [];
   for (const m of text.matchAll(WORD_PATTERN)) {
     const w = m[0];
+    if (w === ":") break; // another turn starts: `current` is its speaker's name, dropped below
     if (w === "." || w === "?") {
       if (current.length > 0) out.push(current);
       current = [];
@@ -90,7 +92,7 @@ export function sentences(response: string): string[][] {
       current.push(w);
     }
   }
-  return out; // `current` (no terminator yet) is a truncated sentence: left out.
+  return out; // `current` (no terminator yet) is a truncated sentence or the next turn's name: left out.
 }
 
 /** `words` as a list of traits joined by `and` (`kind and helpful`), `[]` for `the assistant`, else null. */
