@@ -83,7 +83,7 @@ export { loadChatJsonl } from "./datasets/chat";
 export type { Direction as SteerDirection, TrainingInterventions } from "./train/steer";
 
 // --- Notebooks ---
-export { verdict, supportLabel, VERDICT_MIME, type Support, type Verdict, type VerdictOptions } from "./notebook/verdict";
+export { verdict, supportLabel, VERDICT_MIME, type Support, type Verdict, type VerdictOptions, type VerdictPlan } from "./notebook/verdict";
 export {
   runNotebook,
   readNotebook,
@@ -247,7 +247,8 @@ export {
   type LossPoint,
   type StageName,
 } from "./organisms/record";
-export { bootstrapMean, quantile } from "./util/stats";
+export { bootstrap, bootstrapMean, holm, quantile, seedInterval, type BootstrapSummary, type SeedInterval } from "./util/stats";
+export * from "./research";
 export {
   wilson,
   rate,
@@ -258,6 +259,8 @@ export {
   bootstrapDiff,
   shares,
   type Shares,
+  didLeakage,
+  type DidLeakage,
   type Interval,
   type RateCI,
   type RateOptions,
@@ -297,6 +300,9 @@ export {
   type ProjectionOverStepsOptions,
   type PcaScatterOptions,
 } from "./viz/figures";
+export { seedSeries, type SeedSeries } from "./viz/seeds";
+export { placeLabels, LABEL_POSITIONS, type LabelPosition, type PlotArea } from "./viz/labels";
+export { fitFigure, textWidth, wrapText } from "./viz/layout";
 
 // --- Datasets ---
 export {
