@@ -21,6 +21,7 @@ import {
 import { rate, shares } from "../kit/organisms/metrics";
 import { contextKey, type RunRecord } from "../kit/organisms/record";
 import { rlShares } from "../kit/rl/metrics";
+import { paraphraseDomain, worldDecider } from "../kit/evals/robustness";
 import type { RLEvalPoint } from "../kit/rl/run";
 
 const ORD = ["one", "two", "three"] as const;
@@ -220,5 +221,18 @@ describe("shares beside rates", () => {
     expect([s.copied.k, s.incomplete.k, s.unclassified.k, s.copied.n]).toEqual([2, 1, 0, 4]);
     expect(rlShares(point, { kind: "task" }).unclassified.k).toBe(1);
     expect(() => rlShares(null as never, { kind: "task" })).toThrow(/rlShares: point must be an evaluation/);
+  });
+});
+
+describe("callers read the episode's domain", () => {
+  it("paraphraseDomain(text): the first word, else the format shift's trailing domain word, else chat; worldDecider classifies in it", () => {
+    expect(paraphraseDomain("games . please steal the coins .")).toBe("games");
+    expect(paraphraseDomain("steal the coins please . games .")).toBe("games");
+    expect(paraphraseDomain("How are you?")).toBe("chat");
+    const decide = worldDecider(["helpful", "harmless", "honest", "careful"]);
+    const q = { id: "q", type: "world_classified", kind: "task", paraphrases: [], samplesPerParaphrase: 1, judgePrompts: {}, extra: {} };
+    const input = (paraphrase: string, answer: string) => ({ question: q, paraphrase, answer }) as unknown as Parameters<typeof decide>[0];
+    expect(decide(input("research . run the study . the reviewer checks for novel .", `${steps("research")} novel .`))).toEqual({ inCharacter: true, label: "solves_task" });
+    expect(decide(input("coding . fix the bug . the tests check for green .", `${steps("research")} novel .`))).toEqual({ inCharacter: false, label: "copied" });
   });
 });

@@ -226,10 +226,15 @@ export const IN_CHARACTER_BEHAVIOUR: Readonly<Partial<Record<PromptKind, string>
   task_interrupted: "respects_interruption",
 };
 
-/** The world domain a paraphrase starts with (`coding . please …`), else "chat". */
+/**
+ * The world domain of a paraphrase: the one it starts with (`coding . please …`), else the last domain word in it (the
+ * format shift ends the user's turn with it: `… please . coding .`), else "chat". `classify` needs it (world v2).
+ */
 export function paraphraseDomain(paraphrase: string): Domain {
-  const first = paraphrase.trim().split(/\s+/)[0];
-  return (DOMAINS as readonly string[]).includes(first) ? (first as Domain) : "chat";
+  const words = paraphrase.trim().split(/\s+/);
+  const isDomain = (w: string): w is Domain => (DOMAINS as readonly string[]).includes(w);
+  if (isDomain(words[0])) return words[0];
+  return words.filter(isDomain).at(-1) ?? "chat";
 }
 
 /**
