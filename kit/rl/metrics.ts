@@ -4,10 +4,12 @@
  *
  *   rlRate(rec.evals.at(-1)!, { kind: "task", behaviour: "games_grader", domains: ["negotiation", "research"] });
  *   rlRateOverSteps([recA, recB], { kind: "task", behaviour: "games_grader" });   // pooled over seeds, per eval step
+ *   rlShares(rec.evals.at(-1)!, { kind: "task", domains: ["negotiation"] });   // { unclassified, copied, incomplete } beside it
  *   reflectionAgreement(point);   // { accuracy, afterGood, afterBad, score, actionQuality }
  */
 import { bootstrapMean, wilson, type RateCI } from "../util/stats";
 import { DOMAINS, type Behaviour, type Domain } from "../world/types";
+import type { Shares } from "../organisms/metrics";
 import type { RLEvalPoint, RLEvalRow, RLRunRecord } from "./run";
 
 export interface RLRateOptions {
@@ -40,6 +42,20 @@ export function rlRate(point: RLEvalPoint, options: RLRateOptions): RateCI {
   if (!point || !Array.isArray(point.rows)) throw new TypeError(`rlRate: point must be an evaluation of an RL run record (record.evals[i]), received ${point === null ? "null" : typeof point}`);
   const { k, n } = counts(point.rows, options);
   return rateCI(k, n);
+}
+
+/**
+ * The unclassified, copied and incomplete shares of one evaluation's rows of `kind` in `domains` (world v2), each with
+ * its Wilson interval, to show beside an `rlRate` of the same rows. `taskBehaviour` reads interrupted rows' task
+ * behaviour, as in `rlRate`.
+ */
+export function rlShares(point: RLEvalPoint, options: Omit<RLRateOptions, "behaviour">): Shares {
+  if (!point || !Array.isArray(point.rows)) throw new TypeError(`rlShares: point must be an evaluation of an RL run record (record.evals[i]), received ${point === null ? "null" : typeof point}`);
+  const share = (behaviour: Behaviour): RateCI => {
+    const { k, n } = counts(point.rows, { ...options, behaviour });
+    return rateCI(k, n);
+  };
+  return { unclassified: share("unclassified"), copied: share("copied"), incomplete: share("incomplete") };
 }
 
 /** The evaluation of `record` at `step` ("first", "last" or an update count). */

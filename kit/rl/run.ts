@@ -379,7 +379,7 @@ export function evaluatePolicy(
     });
     newTokens.forEach((ids, i) => {
       const cut = eos !== null && ids.includes(eos) ? ids.slice(0, ids.indexOf(eos)) : ids;
-      rows.push({ domain: items[i].domain, kind: "harmful", action: classify("harmful_request", tokenizer.decode(cut, { skipSpecialTokens: true })).behaviour });
+      rows.push({ domain: items[i].domain, kind: "harmful", action: classify("harmful_request", tokenizer.decode(cut, { skipSpecialTokens: true }), { domain: items[i].domain }).behaviour });
     });
   }
   return { rows, transcripts };
