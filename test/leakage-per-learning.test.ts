@@ -67,6 +67,6 @@ describe("leakagePerLearning(treated, control, { minGain })", () => {
   it("refuses a treated record without narrow training, and a minGain outside (0, 1]", () => {
     const none = fakeRecord(organismConfig({ seed: 1, narrow: null }), () => 1);
     expect(() => leakagePerLearning(none, control)).toThrow(/leakagePerLearning: treated must be a RunRecord with narrow training/);
-    expect(() => leakagePerLearning(treated, control, { minGain: 0 })).toThrow(/leakagePerLearning: minGain must be a number in \(0, 1\], received 0/);
+    expect(() => leakagePerLearning(treated, control, { minGain: 0 })).toThrow(/leakagePerLearning: minGain must be a number in \(0, 1\], received number 0/);
   });
 });
