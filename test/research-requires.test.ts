@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { decide, planProblems, preregister, testHypothesis, type AnalysisPlan, type Observation } from "persona-kit";
+import { decide, planProblems, preregister, resultsMarkdown, testHypothesis, type AnalysisPlan, type Observation } from "persona-kit";
 
 const SEEDS = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "research-requires-"));
@@ -37,6 +37,7 @@ describe("decide(plan, results) with requires", () => {
     expect(dr.text).not.toMatch(/Supported/);
     const rec = JSON.parse(fs.readFileSync(path.join(dir, "gated-plan.json"), "utf8"));
     expect(rec.decisions[1].notTested.requires).toBe("P");
+    expect(resultsMarkdown([rec], null)).toMatch(/\| \*\*not tested \(requires P, which was inconclusive\)\*\* \|/);
   });
 
   it("decide(plan, results) decides a gated hypothesis as usual when its precondition is supported", () => {
