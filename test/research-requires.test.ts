@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { verdictBundle } from "../kit/notebook/verdict";
 import { decide, planProblems, preregister, resultsMarkdown, testHypothesis, type AnalysisPlan, type Observation } from "persona-kit";
 
 const SEEDS = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
@@ -37,6 +38,7 @@ describe("decide(plan, results) with requires", () => {
     expect(dr.text).not.toMatch(/Supported/);
     const rec = JSON.parse(fs.readFileSync(path.join(dir, "gated-plan.json"), "utf8"));
     expect(rec.decisions[1].notTested.requires).toBe("P");
+    expect(verdictBundle({ hypothesis: "R", text: dr.text, supported: dr.supported, label: "not tested" })["text/plain"]).toMatch(/^Verdict \(not tested\): R\n/);
     expect(resultsMarkdown([rec], null)).toMatch(/\| \*\*not tested \(requires P, which was inconclusive\)\*\* \|/);
   });
 

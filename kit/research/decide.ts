@@ -99,7 +99,7 @@ export function decide(plan: RegisteredPlan, results: readonly HypothesisResult[
     return { ...r, pAdjusted: adjusted[i], supported, text: decisionText(r, adjusted[i], supported, plan) };
   });
   for (const d of decisions) gate(d, decisions, plan);
-  if (show) for (const d of decisions) display(verdictBundle({ hypothesis: `${d.id}: ${d.claim}`, text: d.text, supported: d.supported, plan: { id: plan.plan.id, hash: plan.hash, role: d.role, estimate: d.estimate, lower: d.lower, upper: d.upper, n: d.n, p: d.p, pAdjusted: d.pAdjusted, metric: d.metric, test: d.test } }));
+  if (show) for (const d of decisions) display(verdictBundle({ hypothesis: `${d.id}: ${d.claim}`, text: d.text, supported: d.supported, ...(d.notTested ? { label: "not tested" } : {}), plan: { id: plan.plan.id, hash: plan.hash, role: d.role, estimate: d.estimate, lower: d.lower, upper: d.upper, n: d.n, p: d.p, pAdjusted: d.pAdjusted, metric: d.metric, test: d.test } }));
   if (write) {
     const record: ResultsRecord = {
       planId: plan.plan.id,
