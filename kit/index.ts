@@ -243,7 +243,7 @@ export {
   type LossPoint,
   type StageName,
 } from "./organisms/record";
-export { bootstrap, bootstrapMean, holm, quantile, type BootstrapSummary } from "./util/stats";
+export { bootstrap, bootstrapMean, holm, quantile, seedInterval, type BootstrapSummary, type SeedInterval } from "./util/stats";
 export * from "./research";
 export {
   wilson,
@@ -295,6 +295,9 @@ export {
   type ProjectionOverStepsOptions,
   type PcaScatterOptions,
 } from "./viz/figures";
+export { seedSeries, type SeedSeries } from "./viz/seeds";
+export { placeLabels, LABEL_POSITIONS, type LabelPosition, type PlotArea } from "./viz/labels";
+export { fitFigure, textWidth, wrapText } from "./viz/layout";
 
 // --- Datasets ---
 export {
@@ -354,6 +357,21 @@ export {
 
 // --- Leakage prediction ---
 export { narrowDataset } from "./organisms/pipeline";
+export { personaSequences } from "./organisms/pipeline";
+export {
+  PERSONA_KNOBS,
+  PERSONA_ARMS,
+  NARROW_PERSONA_DOMAINS,
+  BROAD_PERSONA_DOMAINS,
+  AMOUNT_FACTOR,
+  SELF_DESCRIPTION_STEP_SCALE,
+  personaArm,
+  personaStageTokens,
+  type KnobSetting,
+  type PersonaArm,
+  type PersonaArmOptions,
+} from "./organisms/depth";
+export { benignControl, type BenignControlOptions } from "./organisms/control";
 export { narrowCorpusSize, narrowComponentSizes, type NarrowComponent } from "./organisms/config";
 export {
   candidateDatasets,
