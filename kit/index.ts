@@ -271,6 +271,7 @@ export {
   type SelfReportShift,
   type BootstrapDiff,
 } from "./organisms/metrics";
+export { leakagePerLearning, type LeakagePerLearning } from "./organisms/leakage-per-learning";
 export { codeVersion, type CodeVersion } from "./organisms/version";
 
 // --- Persona vectors ---

@@ -22,6 +22,8 @@ export interface Verdict {
   supported: Support;
   /** Verdicts decided under a preregistered plan (`decide`): the plan's identity and the test's numbers. */
   plan?: VerdictPlan;
+  /** Shown instead of the support label (e.g. "not tested" for a hypothesis whose precondition failed). */
+  label?: string;
 }
 
 /** The preregistration part of a verdict (see kit/research). */
@@ -80,8 +82,8 @@ const COLORS: Record<string, { border: string; background: string }> = {
 
 /** The MIME bundle a verdict displays (also used by the report to render verdicts consistently). */
 export function verdictBundle(v: Verdict): Record<string, unknown> {
-  const label = supportLabel(v.supported);
-  const { border, background } = COLORS[label];
+  const label = v.label ?? supportLabel(v.supported);
+  const { border, background } = COLORS[supportLabel(v.supported)];
   const html =
     `<div class="persona-kit-verdict" style="border-left:4px solid ${border};background:${background};` +
     `padding:8px 12px;margin:6px 0;font-family:sans-serif">` +
@@ -93,7 +95,7 @@ export function verdictBundle(v: Verdict): Record<string, unknown> {
     "text/plain": `Verdict (${label}): ${v.hypothesis}\n${v.text}`,
     "text/markdown": `**Verdict: ${label}** · *${v.hypothesis}*\n\n${v.text}`,
     "text/html": html,
-    [VERDICT_MIME]: { hypothesis: v.hypothesis, text: v.text, supported: v.supported, ...(v.plan ? { plan: v.plan } : {}) },
+    [VERDICT_MIME]: { hypothesis: v.hypothesis, text: v.text, supported: v.supported, ...(v.plan ? { plan: v.plan } : {}), ...(v.label ? { label: v.label } : {}) },
   };
 }
 

@@ -28,6 +28,8 @@ export interface Decision extends HypothesisResult {
   supported: Support;
   /** The sentence shown with the verdict. */
   text: string;
+  /** Set when the plan's precondition (`requires`) was not supported: the hypothesis was not decided. */
+  notTested?: { requires: string; requiredSupported: Support };
 }
 
 /** What `decide` writes: the plan's identity and every decision. */
@@ -63,6 +65,20 @@ function decisionText(r: HypothesisResult, pAdj: number, supported: Support, pla
   return `${resultLine(r)}. Predicted ${predicted}; ${adj} (α = ${plan.plan.alpha}). ${word}. Plan ${plan.plan.id} sha256 ${plan.hash.slice(0, 16)}.`;
 }
 
+/**
+ * A hypothesis whose precondition (`requires`, an earlier hypothesis) is not supported is not tested: its verdict
+ * becomes "inconclusive" with a sentence that says why, and its own statistics stay in the record beside it.
+ */
+function gate(d: Decision, decisions: readonly Decision[], plan: RegisteredPlan): void {
+  const requires = plan.plan.hypotheses.find((h) => h.id === d.id)?.requires;
+  const pre = requires === undefined ? undefined : decisions.find((x) => x.id === requires);
+  if (!pre || pre.supported === true) return;
+  const why = pre.supported === false ? "its effect went the other way" : "it was inconclusive";
+  d.text = `Not tested: the plan decides ${d.id} only if ${pre.id} is supported, and ${why} (${pre.id}: estimate ${pre.estimate.toFixed(3)} [${pre.lower.toFixed(3)}, ${pre.upper.toFixed(3)}]). ${d.id}'s own test, for the record: ${resultLine(d)}. Plan ${plan.plan.id} sha256 ${plan.hash.slice(0, 16)}.`;
+  d.notTested = { requires: pre.id, requiredSupported: pre.supported };
+  d.supported = "inconclusive";
+}
+
 export interface DecideOptions {
   /** Where the results record goes (default "../out/results"). */
   dir?: string;
@@ -82,7 +98,8 @@ export function decide(plan: RegisteredPlan, results: readonly HypothesisResult[
     const supported: Support = significant ? predictedSign : "inconclusive";
     return { ...r, pAdjusted: adjusted[i], supported, text: decisionText(r, adjusted[i], supported, plan) };
   });
-  if (show) for (const d of decisions) display(verdictBundle({ hypothesis: `${d.id}: ${d.claim}`, text: d.text, supported: d.supported, plan: { id: plan.plan.id, hash: plan.hash, role: d.role, estimate: d.estimate, lower: d.lower, upper: d.upper, n: d.n, p: d.p, pAdjusted: d.pAdjusted, metric: d.metric, test: d.test } }));
+  for (const d of decisions) gate(d, decisions, plan);
+  if (show) for (const d of decisions) display(verdictBundle({ hypothesis: `${d.id}: ${d.claim}`, text: d.text, supported: d.supported, ...(d.notTested ? { label: "not tested" } : {}), plan: { id: plan.plan.id, hash: plan.hash, role: d.role, estimate: d.estimate, lower: d.lower, upper: d.upper, n: d.n, p: d.p, pAdjusted: d.pAdjusted, metric: d.metric, test: d.test } }));
   if (write) {
     const record: ResultsRecord = {
       planId: plan.plan.id,

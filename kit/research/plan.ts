@@ -49,6 +49,12 @@ export interface HypothesisPlan {
   arms?: string[];
   /** Default "primary". Holm's correction covers every hypothesis of the plan, whatever its role. */
   role?: "primary" | "secondary";
+  /**
+   * A precondition: the id of an earlier hypothesis of the plan (e.g. a manipulation check) that must be supported
+   * for this one to be decided. When it is not, `decide` reports this one as not tested (never "supported"), whatever
+   * its own test says.
+   */
+  requires?: string;
 }
 
 export interface AnalysisPlan {
@@ -158,6 +164,10 @@ export function planProblems(plan: unknown): string[] {
   else {
     plan.hypotheses.forEach((h, i) => hypothesisProblems(h, i, arms, problems));
     const ids = plan.hypotheses.map((h) => (isPlainObject(h) ? h.id : undefined));
+    plan.hypotheses.forEach((h, i) => {
+      if (!isPlainObject(h) || h.requires === undefined) return;
+      if (!ids.slice(0, i).includes(h.requires as string)) problems.push(`hypotheses[${i}].requires must name an earlier hypothesis of the plan (${ids.slice(0, i).join(", ") || "none"}), received ${describeValue(h.requires)}`);
+    });
     const dup = ids.filter((x, i) => ids.indexOf(x) !== i);
     if (dup.length > 0) problems.push(`hypothesis ids must be unique, repeated: ${[...new Set(dup)].join(", ")}`);
   }
@@ -223,7 +233,7 @@ export function preregister(plan: AnalysisPlan, { dir = "../out/plans", write = 
 function planMarkdown({ plan, hash }: RegisteredPlan): string {
   const rows = plan.hypotheses.map((h) => {
     const what = h.test === "spearman" ? `Spearman(${h.predictor}, ${h.metric}) over ${h.arms!.length} arms` : h.test === "one-sample" ? `mean ${h.contrast![0]} vs 0` : `${h.contrast![0]} − ${h.contrast![1]}`;
-    return `| ${h.id} | ${h.role} | ${h.claim} | \`${h.metric}\` | ${what} | ${h.test} | ${h.prediction === "greater" ? "> 0" : "< 0"} |`;
+    return `| ${h.id} | ${h.role} | ${h.claim}${h.requires ? ` (decided only if ${h.requires} is supported)` : ""} | \`${h.metric}\` | ${what} | ${h.test} | ${h.prediction === "greater" ? "> 0" : "< 0"} |`;
   });
   const arms = Object.entries(plan.arms).map(([k, v]) => `- **${k}**: ${v}`);
   return [

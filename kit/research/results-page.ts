@@ -52,7 +52,7 @@ export function resultsMarkdown(records: readonly ResultsRecord[], previous: Pre
     for (const d of r.decisions) {
       const prev = previousFor(previous, r.planId, d.id).map((v) => supportLabel(v.supported)).join("; ") || "—";
       const what = d.test === "spearman" ? `ρ over ${d.arms.join(", ")}` : d.test === "one-sample" ? d.arms[0] : `${d.arms[0]} − ${d.arms[1]}`;
-      lines.push(`| **${cell(d.id)}**: ${cell(d.claim)} | ${d.role} | \`${d.metric}\` (${cell(what)}) | ${d.test} | ${d.n} | ${f3(d.estimate)} | [${f3(d.lower)}, ${f3(d.upper)}] | ${d.p.toPrecision(2)} | ${d.pAdjusted.toPrecision(2)} | **${supportLabel(d.supported)}** | ${prev} |`);
+      lines.push(`| **${cell(d.id)}**: ${cell(d.claim)} | ${d.role} | \`${d.metric}\` (${cell(what)}) | ${d.test} | ${d.n} | ${f3(d.estimate)} | [${f3(d.lower)}, ${f3(d.upper)}] | ${d.p.toPrecision(2)} | ${d.pAdjusted.toPrecision(2)} | **${d.notTested ? `not tested (requires ${cell(d.notTested.requires)}, which was ${supportLabel(d.notTested.requiredSupported)})` : supportLabel(d.supported)}** | ${prev} |`);
     }
     lines.push("");
   }
