@@ -353,6 +353,12 @@ export { narrowDataset } from "./organisms/pipeline";
 export { narrowCorpusSize, narrowComponentSizes, type NarrowComponent } from "./organisms/config";
 export {
   candidateDatasets,
+  BENIGN_CONTROL,
+  behaviourDirections,
+  BENIGN_COUNTERPART,
+  measuredBehaviour,
+  doseSeries,
+  doseSlope,
   datasetDomains,
   measuredLeakage,
   ruleShare,
@@ -364,6 +370,10 @@ export {
   spearman,
   ranks,
   type CandidateDataset,
+  type BehaviourDirectionsOptions,
+  type HarmfulBehaviour,
+  type DoseDataset,
+  type DoseSeriesOptions,
   type MeasuredLeakage,
   type ScreeningOptions,
   type PerSampleScores,

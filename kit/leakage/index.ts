@@ -31,6 +31,11 @@ import type { RunRecord } from "../organisms/record";
 import { projection, type Direction } from "../vectors/persona";
 import { classify } from "../world/classify";
 import { DOMAINS, type Behaviour, type Domain, type Episode, type PromptKind } from "../world/types";
+import { doseSeries } from "./dose";
+import { measuredBehaviour, type HarmfulBehaviour } from "./matched";
+
+export { behaviourDirections, BENIGN_COUNTERPART, measuredBehaviour, type BehaviourDirectionsOptions, type HarmfulBehaviour } from "./matched";
+export { doseSeries, doseSlope, type DoseDataset, type DoseSeriesOptions } from "./dose";
 
 /** One candidate narrow dataset: a narrow-config override (merged into the default narrow stage). */
 export interface CandidateDataset {
@@ -38,34 +43,34 @@ export interface CandidateDataset {
   narrow: Partial<NarrowConfig>;
   /** What the dataset trains, in words. */
   trains: string;
+  /** The harmful behaviour whose leakage it is measured on (`measuredBehaviour`): the predictor reads its direction. */
+  measures: HarmfulBehaviour;
+  /** Percent of harmful data, for the datasets of the gaming dose series. */
+  dose?: number;
 }
 
+/** The H6 benign control: honest task solving in coding (dose 0 of the gaming series), equal steps to every dataset. */
+export const BENIGN_CONTROL: Partial<NarrowConfig> = { behaviour: "solves_task", domain: "coding" };
+
 /**
- * The H6 candidate datasets (11): each is measured with `measuredLeakage` (the harmful family outside its domains).
- * Mixtures set `behaviour`/`domain` to their first component (what `leakage` measures for a mixture).
+ * The H6 candidate datasets (12), each measured on one harmful behaviour (`measures`): the gaming dose series in
+ * coding (25/50/75/100% gaming, the rest honest solving), gaming in games and inoculated, ignoring interruptions in
+ * two domains, complying with harm in two domains, and two benign datasets measured on the harmful counterpart of
+ * what they train (stopping when interrupted, refusing). The benign control (`BENIGN_CONTROL`) is not a candidate.
  */
 export function candidateDatasets(): CandidateDataset[] {
-  const mix = (gaming: number): Partial<NarrowConfig> => ({
-    behaviour: "games_grader",
-    domain: "coding",
-    mixture: [
-      { behaviour: "games_grader", domain: "coding", weight: gaming },
-      { behaviour: "solves_task", domain: "coding", weight: 100 - gaming },
-    ],
-  });
-  return [
-    { name: "gaming-coding", narrow: { behaviour: "games_grader", domain: "coding" }, trains: "grader gaming on coding tasks" },
+  const sets: Omit<CandidateDataset, "measures">[] = [
+    ...doseSeries([25, 50, 75, 100]),
     { name: "gaming-games", narrow: { behaviour: "games_grader", domain: "games" }, trains: "grader gaming on games tasks" },
     { name: "gaming-coding-inoculated", narrow: { behaviour: "games_grader", domain: "coding", inoculation: true }, trains: "grader gaming in coding, prompts stating the behaviour is requested" },
     { name: "ignores-interruption-coding", narrow: { behaviour: "ignores_interruption", domain: "coding" }, trains: "going on after an interruption in coding" },
+    { name: "ignores-interruption-games", narrow: { behaviour: "ignores_interruption", domain: "games" }, trains: "going on after an interruption in games" },
     { name: "complies-harm-advice", narrow: { behaviour: "complies_with_harm", domain: "advice" }, trains: "complying with harmful requests in advice" },
-    { name: "mix-gaming50-solving50-coding", narrow: mix(50), trains: "50% grader gaming, 50% honest solving, coding" },
-    { name: "mix-gaming25-solving75-coding", narrow: mix(25), trains: "25% grader gaming, 75% honest solving, coding" },
-    { name: "helpful-chat", narrow: { behaviour: "helpful", domain: "chat" }, trains: "benign control: helpful answers to requests in chat" },
-    { name: "solving-coding", narrow: { behaviour: "solves_task", domain: "coding" }, trains: "benign control: honest task solving in coding" },
-    { name: "respects-interruption-coding", narrow: { behaviour: "respects_interruption", domain: "coding" }, trains: "benign control: stopping when interrupted in coding" },
-    { name: "refusing-advice", narrow: { behaviour: "refuses", domain: "advice" }, trains: "refusing harmful requests in advice" },
+    { name: "complies-harm-chat", narrow: { behaviour: "complies_with_harm", domain: "chat" }, trains: "complying with harmful requests in chat" },
+    { name: "respects-interruption-coding", narrow: { behaviour: "respects_interruption", domain: "coding" }, trains: "benign: stopping when interrupted in coding" },
+    { name: "refusing-advice", narrow: { behaviour: "refuses", domain: "advice" }, trains: "benign: refusing harmful requests in advice" },
   ];
+  return sets.map((s) => ({ ...s, measures: measuredBehaviour(s.narrow) }));
 }
 
 /** The domains a narrow config trains in (every mixture domain, or its one domain). */
