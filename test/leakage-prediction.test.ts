@@ -9,6 +9,7 @@ import { HARMFUL_BEHAVIOURS, narrowComponentSizes, organismConfig, organismModel
 import { narrowDataset } from "../kit/organisms/pipeline";
 import { BENIGN_CONTROL, candidateDatasets, ruleShare } from "../kit/leakage";
 import { doseSeries, doseSlope } from "../kit/leakage/dose";
+import { selectPredictor } from "../kit/leakage/select";
 import { behaviourDirections, BENIGN_COUNTERPART, measuredBehaviour } from "../kit/leakage/matched";
 import { personaVector } from "../kit/vectors/persona";
 import { PersonaWorld } from "../kit/world";
@@ -115,5 +116,21 @@ describe("behaviourDirections(model, options)", () => {
     expect(() => behaviourDirections(m, { domain: "space" as never })).toThrow(/behaviourDirections: options.domain must be one of/);
     expect(() => behaviourDirections(m, { n: 0 })).toThrow(/behaviourDirections: options.n must be a positive integer, received number 0/);
     m.dispose();
+  });
+});
+
+describe("selectPredictor(candidates, measured)", () => {
+  it("selectPredictor(candidates, measured) chooses the best-ranking candidate; NaN (constant) never wins", () => {
+    const measured = [0.1, 0.3, 0.2, 0.4];
+    const c = selectPredictor({ constant: [1, 1, 1, 1], backwards: [4, 2, 3, 1], right: [1, 3, 2, 4], close: [1, 2, 3, 4] }, measured);
+    expect(c.chosen).toBe("right");
+    expect(c.spearman.right).toBeCloseTo(1, 12);
+    expect(c.spearman.backwards).toBeCloseTo(-1, 12);
+    expect(Number.isNaN(c.spearman.constant)).toBe(true);
+  });
+  it("selectPredictor(candidates, measured) refuses empty candidates, short or mismatched values", () => {
+    expect(() => selectPredictor({}, [1, 2, 3])).toThrow(/selectPredictor: candidates must be a non-empty object/);
+    expect(() => selectPredictor({ a: [1, 2] }, [1, 2])).toThrow(/selectPredictor: measured must be an array of at least 3 values/);
+    expect(() => selectPredictor({ a: [1, 2] }, [1, 2, 3])).toThrow(/selectPredictor: candidates\["a"\] must have one value per measured dataset \(3\)/);
   });
 });

@@ -35,6 +35,7 @@ import { doseSeries } from "./dose";
 import { measuredBehaviour, type HarmfulBehaviour } from "./matched";
 
 export { behaviourDirections, BENIGN_COUNTERPART, measuredBehaviour, type BehaviourDirectionsOptions, type HarmfulBehaviour } from "./matched";
+export { selectPredictor, type PredictorChoice } from "./select";
 export { doseSeries, doseSlope, type DoseDataset, type DoseSeriesOptions } from "./dose";
 
 /** One candidate narrow dataset: a narrow-config override (merged into the default narrow stage). */
