@@ -7,7 +7,7 @@ import { initBackend } from "../kit/backend";
 import { HookedTransformer } from "../kit/model/transformer";
 import { HARMFUL_BEHAVIOURS, narrowComponentSizes, organismConfig, organismModelConfig } from "../kit/organisms/config";
 import { narrowDataset } from "../kit/organisms/pipeline";
-import { BENIGN_CONTROL, candidateDatasets, ruleShare } from "../kit/leakage";
+import { BENIGN_CONTROL, candidateDatasets, perSampleScoresMany, projectionDifference, projectionDifferences, ruleShare } from "../kit/leakage";
 import { doseSeries, doseSlope } from "../kit/leakage/dose";
 import { selectPredictor } from "../kit/leakage/select";
 import { behaviourDirections, BENIGN_COUNTERPART, measuredBehaviour } from "../kit/leakage/matched";
@@ -109,6 +109,18 @@ describe("behaviourDirections(model, options)", () => {
     expect([...pos, ...neg].every((e) => e.speaker === "assistant")).toBe(true);
     const direct = personaVector(m, { positive: pos, negative: neg }, { positions: "response_mean", layers: [1] })[1].vector;
     expect(Array.from(dirs.ignores_interruption[1].vector)).toEqual(Array.from(direct));
+    m.dispose();
+  });
+  it("projectionDifferences(model, dataset, vectors) equals one projectionDifference per vector (own responses once)", () => {
+    const m = model();
+    const dirs = behaviourDirections(m, { n: 8 });
+    const eps = world.narrowCorpus(6, { behaviour: "games_grader", domain: "coding" });
+    const vs = [dirs.games_grader[0], dirs.games_grader[1], dirs.complies_with_harm[1]];
+    const many = projectionDifferences(m, eps, vs);
+    expect(many).toHaveLength(3);
+    vs.forEach((v, i) => expect(many[i].difference).toBeCloseTo(projectionDifference(m, eps, v).difference, 6));
+    expect(many[0].difference).not.toBeCloseTo(many[1].difference, 6);
+    expect(() => perSampleScoresMany(m, eps, [])).toThrow(/perSampleScoresMany: vectors must be a non-empty array of directions/);
     m.dispose();
   });
   it("behaviourDirections(model, options) refuses an unknown domain or a bad n", () => {

@@ -167,7 +167,19 @@ export interface PerSampleScores {
 
 /** Per-sample projection difference (see the file comment): rank samples by `scores` to screen them. */
 export function perSampleScores(model: HookedTransformer, dataset: readonly Episode[], vector: Direction, options: ScreeningOptions = {}): PerSampleScores {
-  const fn = "perSampleScores";
+  return scoresFor("perSampleScores", model, dataset, [vector], options)[0];
+}
+
+/**
+ * `perSampleScores` for several directions at once (e.g. one per layer or per behaviour): the model's own responses
+ * are generated once and read against every direction. One result per direction, in order.
+ */
+export function perSampleScoresMany(model: HookedTransformer, dataset: readonly Episode[], vectors: readonly Direction[], options: ScreeningOptions = {}): PerSampleScores[] {
+  if (!Array.isArray(vectors) || vectors.length === 0) throw new RangeError(`perSampleScoresMany: vectors must be a non-empty array of directions, received ${describe(vectors)}`);
+  return scoresFor("perSampleScoresMany", model, dataset, vectors, options);
+}
+
+function scoresFor(fn: string, model: HookedTransformer, dataset: readonly Episode[], vectors: readonly Direction[], options: ScreeningOptions): PerSampleScores[] {
   const { layer, hook = "resid_post", maxNewTokens = 24, temperature = 0, seed = 0, batchSize = 64 } = options;
   checkDataset(fn, dataset);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${fn}: options.batchSize must be a positive integer, received ${describe(batchSize)}`);
@@ -193,15 +205,13 @@ export function perSampleScores(model: HookedTransformer, dataset: readonly Epis
   }
   const ownItems = prompts.map((p, i) => [...p, ...own[i]]);
   const starts = prompts.map((p) => p.length);
-  const read = (items: number[][]) => projection(model, items, vector, { ...(layer !== undefined ? { layer } : {}), hook, positions: "response_mean", responseStart: starts });
-  const datasetProjection = read(dataItems);
-  const ownProjection = read(ownItems);
-  return {
-    scores: datasetProjection.map((d, i) => d - ownProjection[i]),
-    datasetProjection,
-    ownProjection,
-    ownResponses: own.map((ids) => (eos !== null && ids.length === 1 && ids[0] === eos ? "" : tok.decode(ids))),
-  };
+  const ownResponses = own.map((ids) => (eos !== null && ids.length === 1 && ids[0] === eos ? "" : tok.decode(ids)));
+  return vectors.map((vector) => {
+    const read = (items: number[][]) => projection(model, items, vector, { ...(layer !== undefined ? { layer } : {}), hook, positions: "response_mean", responseStart: starts });
+    const datasetProjection = read(dataItems);
+    const ownProjection = read(ownItems);
+    return { scores: datasetProjection.map((d, i) => d - ownProjection[i]), datasetProjection, ownProjection, ownResponses };
+  });
 }
 
 export interface ProjectionDifference {
@@ -214,7 +224,15 @@ export interface ProjectionDifference {
 
 /** The dataset-level projection difference: the mean of `perSampleScores` (Chen et al.'s data-screening score). */
 export function projectionDifference(model: HookedTransformer, dataset: readonly Episode[], vector: Direction, options: ScreeningOptions = {}): ProjectionDifference {
-  const s = perSampleScores(model, dataset, vector, options);
+  return summary(perSampleScores(model, dataset, vector, options));
+}
+
+/** `projectionDifference` for several directions, generating the model's own responses once. */
+export function projectionDifferences(model: HookedTransformer, dataset: readonly Episode[], vectors: readonly Direction[], options: ScreeningOptions = {}): ProjectionDifference[] {
+  return perSampleScoresMany(model, dataset, vectors, options).map(summary);
+}
+
+function summary(s: PerSampleScores): ProjectionDifference {
   return { difference: mean(s.scores), datasetMean: mean(s.datasetProjection), ownMean: mean(s.ownProjection), n: s.scores.length };
 }
 
