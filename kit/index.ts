@@ -83,7 +83,7 @@ export { loadChatJsonl } from "./datasets/chat";
 export type { Direction as SteerDirection, TrainingInterventions } from "./train/steer";
 
 // --- Notebooks ---
-export { verdict, supportLabel, VERDICT_MIME, type Support, type Verdict, type VerdictOptions } from "./notebook/verdict";
+export { verdict, supportLabel, VERDICT_MIME, type Support, type Verdict, type VerdictOptions, type VerdictPlan } from "./notebook/verdict";
 export {
   runNotebook,
   readNotebook,
@@ -243,7 +243,8 @@ export {
   type LossPoint,
   type StageName,
 } from "./organisms/record";
-export { bootstrapMean, quantile } from "./util/stats";
+export { bootstrap, bootstrapMean, holm, quantile, type BootstrapSummary } from "./util/stats";
+export * from "./research";
 export {
   wilson,
   rate,
@@ -252,6 +253,8 @@ export {
   baseLeakage,
   selfReportShift,
   bootstrapDiff,
+  didLeakage,
+  type DidLeakage,
   type Interval,
   type RateCI,
   type RateOptions,

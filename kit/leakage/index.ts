@@ -26,7 +26,9 @@ import { mulberry32 } from "../util/rng";
 import type { HookedTransformer } from "../model/transformer";
 import { BEHAVIOUR_KIND, HARMFUL_BEHAVIOURS, deepMerge, DEFAULT_ORGANISM, type NarrowConfig } from "../organisms/config";
 import { rate } from "../organisms/metrics";
-import { mean, type RateCI } from "../util/stats";
+import { mean, pearson, ranks, spearman, type RateCI } from "../util/stats";
+
+export { pearson, ranks, spearman };
 import type { RunRecord } from "../organisms/record";
 import { projection, type Direction } from "../vectors/persona";
 import { classify } from "../world/classify";
@@ -269,40 +271,6 @@ export interface Correlation {
   n: number;
   pearson: CorrelationCI;
   spearman: CorrelationCI;
-}
-
-/** Pearson's r; NaN when either variable is constant. */
-export function pearson(xs: readonly number[], ys: readonly number[]): number {
-  const n = xs.length;
-  const mx = xs.reduce((a, b) => a + b, 0) / n;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (xs[i] - mx) * (ys[i] - my);
-    sxx += (xs[i] - mx) ** 2;
-    syy += (ys[i] - my) ** 2;
-  }
-  return sxx === 0 || syy === 0 ? NaN : Math.max(-1, Math.min(1, sxy / Math.sqrt(sxx * syy)));
-}
-
-/** Ranks 1..n, ties sharing their average rank. */
-export function ranks(xs: readonly number[]): number[] {
-  const order = xs.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
-  const out = new Array<number>(xs.length);
-  for (let i = 0; i < order.length; ) {
-    let j = i;
-    while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
-    for (let k = i; k <= j; k++) out[order[k][1]] = (i + j) / 2 + 1;
-    i = j + 1;
-  }
-  return out;
-}
-
-/** Spearman's ρ: Pearson's r of the ranks; NaN when either variable is constant. */
-export function spearman(xs: readonly number[], ys: readonly number[]): number {
-  return pearson(ranks(xs), ranks(ys));
 }
 
 /**

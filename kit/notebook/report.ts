@@ -87,7 +87,7 @@ function page(title: string, body: string, withPlotly: boolean): string {
 function verdictList(verdicts: Verdict[]): string {
   if (verdicts.length === 0) return "";
   return `<ul class="verdicts">${verdicts
-    .map((v) => `<li><strong>${escapeHtml(supportLabel(v.supported))}</strong>: ${escapeHtml(v.hypothesis)}<br><small>${escapeHtml(v.text)}</small></li>`)
+    .map((v) => `<li><strong>${escapeHtml(supportLabel(v.supported))}</strong>: ${escapeHtml(v.hypothesis)}<br><small>${escapeHtml(v.text)}</small>${v.plan ? `<br><small>plan ${escapeHtml(v.plan.id)} · sha256 <code>${escapeHtml(v.plan.hash.slice(0, 16))}</code> · ${escapeHtml(v.plan.role)}</small>` : ""}</li>`)
     .join("")}</ul>`;
 }
 

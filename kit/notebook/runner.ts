@@ -243,7 +243,7 @@ export function collectVerdicts(nb: Notebook): Verdict[] {
       if (out.output_type !== "display_data" && out.output_type !== "execute_result") continue;
       const v = out.data[VERDICT_MIME] as Partial<Verdict> | undefined;
       if (v && typeof v === "object" && typeof v.hypothesis === "string") {
-        verdicts.push({ hypothesis: v.hypothesis, text: String(v.text ?? ""), supported: v.supported ?? "inconclusive" });
+        verdicts.push({ hypothesis: v.hypothesis, text: String(v.text ?? ""), supported: v.supported ?? "inconclusive", ...(v.plan ? { plan: v.plan } : {}) });
       }
     }
   }

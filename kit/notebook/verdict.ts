@@ -20,6 +20,25 @@ export interface Verdict {
   hypothesis: string;
   text: string;
   supported: Support;
+  /** Verdicts decided under a preregistered plan (`decide`): the plan's identity and the test's numbers. */
+  plan?: VerdictPlan;
+}
+
+/** The preregistration part of a verdict (see kit/research). */
+export interface VerdictPlan {
+  id: string;
+  hash: string;
+  role: "primary" | "secondary";
+  metric: string;
+  test: string;
+  n: number;
+  estimate: number;
+  lower: number;
+  upper: number;
+  /** Before correction. */
+  p: number;
+  /** After the plan's correction. */
+  pAdjusted: number;
 }
 
 export interface VerdictOptions {
@@ -67,12 +86,14 @@ export function verdictBundle(v: Verdict): Record<string, unknown> {
     `<div class="persona-kit-verdict" style="border-left:4px solid ${border};background:${background};` +
     `padding:8px 12px;margin:6px 0;font-family:sans-serif">` +
     `<div><strong>Verdict: ${escapeHtml(label)}</strong> &middot; <em>${escapeHtml(v.hypothesis)}</em></div>` +
-    `<div style="margin-top:4px;white-space:pre-wrap">${escapeHtml(v.text)}</div></div>`;
+    `<div style="margin-top:4px;white-space:pre-wrap">${escapeHtml(v.text)}</div>` +
+    (v.plan ? `<div style="margin-top:4px;font-size:smaller;color:#555">plan ${escapeHtml(v.plan.id)} · sha256 ${escapeHtml(v.plan.hash.slice(0, 16))} · ${escapeHtml(v.plan.role)}</div>` : "") +
+    `</div>`;
   return {
     "text/plain": `Verdict (${label}): ${v.hypothesis}\n${v.text}`,
     "text/markdown": `**Verdict: ${label}** · *${v.hypothesis}*\n\n${v.text}`,
     "text/html": html,
-    [VERDICT_MIME]: { hypothesis: v.hypothesis, text: v.text, supported: v.supported },
+    [VERDICT_MIME]: { hypothesis: v.hypothesis, text: v.text, supported: v.supported, ...(v.plan ? { plan: v.plan } : {}) },
   };
 }
 

@@ -258,3 +258,49 @@ export function bootstrapDiff(
   return { diff: mean(a) - mean(b), lower: quantile(diffs, alpha), upper: quantile(diffs, 1 - alpha) };
 }
 
+
+export interface DidLeakage {
+  behaviour: Behaviour;
+  kind: PromptKind;
+  domains: Domain[];
+  /** The narrow run's rate before and after its narrow training. */
+  treated: { before: RateCI; after: RateCI };
+  /** The benign control's rate before and after its narrow training (same persona model). */
+  control: { before: RateCI; after: RateCI };
+  /** (treated.after − treated.before) − (control.after − control.before). */
+  did: number;
+}
+
+const PERSONA_MODEL_KEYS = ["seed", "model", "world", "pretrain", "persona", "eval"] as const;
+
+/**
+ * Leakage as a difference-in-differences: the change in `behaviour`'s rate (on prompts of `kind`, in `domains`) over a
+ * narrow run's training, minus the same change over a benign control run's narrow training of equal steps from the
+ * same persona model — what narrow training on this behaviour adds beyond what any narrow training does. Defaults:
+ * the treated run's narrow behaviour and its kind (a mixture's first component), the held-out domains, every shift.
+ * Refuses a control from another persona model (seed, model, world, pretraining, persona or evaluation differ) and a
+ * control whose narrow stage has a different number of steps.
+ */
+export function didLeakage(
+  treated: RunRecord,
+  control: RunRecord,
+  { domains, behaviour, kinds, shifts }: { domains?: readonly Domain[]; behaviour?: Behaviour; kinds?: readonly PromptKind[]; shifts?: readonly PromptShift[] } = {},
+): DidLeakage {
+  const fn = "didLeakage";
+  const l = leakage(treated);
+  if (!control?.config?.narrow) throw new RangeError(`${fn}: the control record has narrow: null; expected a benign narrow run of equal steps`);
+  for (const k of PERSONA_MODEL_KEYS) {
+    if (JSON.stringify(treated.config[k]) !== JSON.stringify(control.config[k])) {
+      throw new RangeError(`${fn}: treated and control must come from the same persona model, but their config.${k} differ (${JSON.stringify(treated.config[k])} vs ${JSON.stringify(control.config[k])})`);
+    }
+  }
+  if (treated.config.narrow!.steps !== control.config.narrow.steps) {
+    throw new RangeError(`${fn}: the control's narrow training must have the treated run's steps (${treated.config.narrow!.steps}), received ${control.config.narrow.steps}`);
+  }
+  const b = behaviour ?? l.behaviour;
+  const o = { domains: domains ?? l.heldOutDomains, kinds: kinds ?? [behaviour ? (BEHAVIOUR_KIND[behaviour] ?? l.kind) : l.kind], shifts: shifts ?? l.shifts, behaviour: b };
+  const ba = (r: RunRecord) => ({ before: rate(r, { ...o, phase: "before" }), after: rate(r, { ...o, phase: "after" }) });
+  const t = ba(treated);
+  const c = ba(control);
+  return { behaviour: b, kind: o.kinds[0], domains: [...o.domains], treated: t, control: c, did: t.after.rate - t.before.rate - (c.after.rate - c.before.rate) };
+}

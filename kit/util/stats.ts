@@ -59,3 +59,106 @@ export function bootstrapMean(xs: readonly number[], { reps = 2000, seed = 0 }: 
   means.sort();
   return { mean: mean(xs), lower: quantile(means, 0.025), upper: quantile(means, 0.975) };
 }
+
+/** Pearson's r; NaN when either variable is constant. */
+export function pearson(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    sxx += (xs[i] - mx) ** 2;
+    syy += (ys[i] - my) ** 2;
+  }
+  return sxx === 0 || syy === 0 ? NaN : Math.max(-1, Math.min(1, sxy / Math.sqrt(sxx * syy)));
+}
+
+/** Ranks 1..n, ties sharing their average rank. */
+export function ranks(xs: readonly number[]): number[] {
+  const order = xs.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
+  const out = new Array<number>(xs.length);
+  for (let i = 0; i < order.length; ) {
+    let j = i;
+    while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
+    for (let k = i; k <= j; k++) out[order[k][1]] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  return out;
+}
+
+/** Spearman's ρ: Pearson's r of the ranks; NaN when either variable is constant. */
+export function spearman(xs: readonly number[], ys: readonly number[]): number {
+  return pearson(ranks(xs), ranks(ys));
+}
+
+/** A statistic's bootstrap distribution summarised: percentile interval and the two-sided percentile p-value. */
+export interface BootstrapSummary {
+  /** The statistic on the original sample. */
+  estimate: number;
+  lower: number;
+  upper: number;
+  /**
+   * Two-sided p-value of "the statistic is 0" by inverting the percentile interval: 2·min(share of resamples ≤ 0, share
+   * ≥ 0), with +1 in numerator and denominator (never 0). p < 1 − level exactly when the interval excludes 0.
+   */
+  p: number;
+  /** Resamples whose statistic was finite (the rest, e.g. an undefined correlation, are skipped). */
+  reps: number;
+}
+
+/**
+ * The percentile bootstrap of `statistic` over `n` units: each of `reps` resamples draws n unit indices with
+ * replacement (seeded) and evaluates `statistic(indices)`. Units are what the verdict counts (seeds, datasets).
+ *
+ *   bootstrap((ix) => mean(ix.map((i) => diffs[i])), diffs.length, { seed: 1 })
+ */
+export function bootstrap(
+  statistic: (indices: readonly number[]) => number,
+  n: number,
+  { reps = 10000, seed = 0, level = 0.95 }: { reps?: number; seed?: number; level?: number } = {},
+): BootstrapSummary {
+  if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`bootstrap: n must be a positive integer (the number of units), received ${n}`);
+  if (!(Number.isInteger(reps) && reps >= 1)) throw new RangeError(`bootstrap: reps must be a positive integer, received ${reps}`);
+  if (!(level > 0 && level < 1)) throw new RangeError(`bootstrap: level must be in (0, 1), received ${level}`);
+  const rand = mulberry32(seed);
+  const all = Array.from({ length: n }, (_, i) => i);
+  const stats: number[] = [];
+  const ix = new Array<number>(n);
+  for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < n; i++) ix[i] = Math.floor(rand() * n);
+    const s = statistic(ix);
+    if (Number.isFinite(s)) stats.push(s);
+  }
+  const sorted = Float64Array.from(stats).sort();
+  const alpha = (1 - level) / 2;
+  const below = stats.filter((s) => s <= 0).length;
+  const above = stats.filter((s) => s >= 0).length;
+  const m = stats.length;
+  return {
+    estimate: statistic(all),
+    lower: m > 0 ? quantile(sorted, alpha) : NaN,
+    upper: m > 0 ? quantile(sorted, 1 - alpha) : NaN,
+    p: m > 0 ? Math.min(1, (2 * Math.min(below, above) + 1) / (m + 1)) : 1,
+    reps: m,
+  };
+}
+
+/**
+ * Holm's step-down adjustment of p-values (family-wise error), in the input order: sort ascending, multiply the i-th
+ * smallest (0-based) by (m − i), take the running maximum, cap at 1.
+ */
+export function holm(ps: readonly number[]): number[] {
+  const bad = ps.findIndex((p) => typeof p !== "number" || !(p >= 0 && p <= 1));
+  if (bad >= 0) throw new RangeError(`holm: every p-value must be a number in [0, 1], received ps[${bad}] = ${String(ps[bad])}`);
+  const order = ps.map((p, i) => [p, i] as const).sort((a, b) => a[0] - b[0]);
+  const out = new Array<number>(ps.length);
+  let running = 0;
+  order.forEach(([p, i], rank) => {
+    running = Math.max(running, Math.min(1, (ps.length - rank) * p));
+    out[i] = running;
+  });
+  return out;
+}
