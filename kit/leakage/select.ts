@@ -5,7 +5,7 @@
  *   const { chosen } = selectPredictor({ "pd layer 0": pd0, "pd layer 1": pd1, "rule share": rule }, measuredDev);
  */
 import { describeValue as describe } from "../describe";
-import { spearman } from "./index";
+import { spearman } from "../util/stats";
 
 export interface PredictorChoice {
   /** The candidate with the highest Spearman ρ (the first listed on ties; NaN ρ never wins unless all are NaN). */
