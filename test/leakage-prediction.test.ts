@@ -7,7 +7,7 @@ import { initBackend } from "../kit/backend";
 import { HookedTransformer } from "../kit/model/transformer";
 import { HARMFUL_BEHAVIOURS, narrowComponentSizes, organismConfig, organismModelConfig } from "../kit/organisms/config";
 import { narrowDataset } from "../kit/organisms/pipeline";
-import { BENIGN_CONTROL, candidateDatasets, perSampleScoresMany, projectionDifference, projectionDifferences, ruleShare } from "../kit/leakage";
+import { BENIGN_CONTROL, candidateDatasets, firstVersionDatasets, perSampleScoresMany, projectionDifference, projectionDifferences, ruleShare } from "../kit/leakage";
 import { doseSeries, doseSlope } from "../kit/leakage/dose";
 import { selectPredictor } from "../kit/leakage/select";
 import { behaviourDirections, BENIGN_COUNTERPART, measuredBehaviour } from "../kit/leakage/matched";
@@ -144,5 +144,15 @@ describe("selectPredictor(candidates, measured)", () => {
     expect(() => selectPredictor({}, [1, 2, 3])).toThrow(/selectPredictor: candidates must be a non-empty object/);
     expect(() => selectPredictor({ a: [1, 2] }, [1, 2])).toThrow(/selectPredictor: measured must be an array of at least 3 values/);
     expect(() => selectPredictor({ a: [1, 2] }, [1, 2, 3])).toThrow(/selectPredictor: candidates\["a"\] must have one value per measured dataset \(3\)/);
+  });
+});
+
+describe("firstVersionDatasets()", () => {
+  it("firstVersionDatasets() keeps the 11 names workshop part 6 quotes", () => {
+    const names = firstVersionDatasets().map((s) => s.name);
+    expect(names).toHaveLength(11);
+    expect(names).toContain("mix-gaming25-solving75-coding");
+    expect(names).toContain("solving-coding");
+    for (const s of firstVersionDatasets()) expect(() => organismConfig({ narrow: s.narrow })).not.toThrow();
   });
 });

@@ -38,6 +38,7 @@ import { measuredBehaviour, type HarmfulBehaviour } from "./matched";
 
 export { behaviourDirections, BENIGN_COUNTERPART, measuredBehaviour, type BehaviourDirectionsOptions, type HarmfulBehaviour } from "./matched";
 export { selectPredictor, type PredictorChoice } from "./select";
+export { firstVersionDatasets, type FirstVersionDataset } from "./first-version";
 export { doseSeries, doseSlope, type DoseDataset, type DoseSeriesOptions } from "./dose";
 
 /** One candidate narrow dataset: a narrow-config override (merged into the default narrow stage). */
