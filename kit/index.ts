@@ -243,7 +243,7 @@ export {
   type LossPoint,
   type StageName,
 } from "./organisms/record";
-export { bootstrap, bootstrapMean, holm, quantile, type BootstrapSummary } from "./util/stats";
+export { bootstrap, bootstrapMean, holm, quantile, seedInterval, type BootstrapSummary, type SeedInterval } from "./util/stats";
 export * from "./research";
 export {
   wilson,
@@ -294,6 +294,9 @@ export {
   type ProjectionOverStepsOptions,
   type PcaScatterOptions,
 } from "./viz/figures";
+export { seedSeries, type SeedSeries } from "./viz/seeds";
+export { placeLabels, LABEL_POSITIONS, type LabelPosition, type PlotArea } from "./viz/labels";
+export { fitFigure, textWidth, wrapText } from "./viz/layout";
 
 // --- Datasets ---
 export {

@@ -3,7 +3,9 @@
 // (`runNotebook`; no Python, no Jupyter), and for each one: writes the executed copy back in place (curated
 // notebooks are committed with their last run's outputs) and to <out>/notebooks/, signs it so Jupyter trusts its
 // outputs, and prints a status line. Then copies plotly.js to notebooks/vendor/plotly.min.js (what figure outputs
-// load; gitignored), writes the HTML report to <out>/report/, and exits 1 when any notebook failed, naming the cell.
+// load; gitignored), writes the HTML report to <out>/report/, and, after a full curated run with no failure, generates
+// docs/results.md from the results records the notebooks' `decide` calls wrote to out/results/ (cleared at the start of
+// a full run). Exits 1 when any notebook failed, naming the cell.
 //
 //   npm run notebooks [-- NAME|PATH…] [--no-report] [--no-sign] [--out DIR] [--timeout-per-cell SECONDS]
 //                     [--idle-timeout SECONDS] [--progress-every SECONDS]
@@ -16,7 +18,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { copyPlotly, runNotebook, signNotebook, writeReport } from "persona-kit";
+import { copyPlotly, runNotebook, signNotebook, writeReport, writeResultsPage } from "persona-kit";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const notebooksDir = path.join(root, "notebooks");
@@ -97,6 +99,10 @@ if (selected.length === 0) console.log("notebooks: no notebooks in notebooks/ (n
 const progressLine = (p) =>
   `  … ${p.name} cell ${p.index}: running ${seconds(p.ms)}, last output ${seconds(p.idleMs)} ago${p.lastLine ? `: ${p.lastLine.slice(0, 80)}` : ""}\n`;
 copyPlotly(path.join(notebooksDir, "vendor", "plotly.min.js"));
+// The results records of a full curated run come from this run only (each notebook's `decide` writes one).
+const resultsDir = path.join(root, "out", "results");
+const fullRun = opts.names.length === 0 && selected.length > 0;
+if (fullRun) fs.rmSync(resultsDir, { recursive: true, force: true });
 const runs = [];
 const started = performance.now();
 for (const src of selected) {
@@ -131,6 +137,10 @@ if (opts.report) {
   console.log(`report: ${path.relative(process.cwd(), index)}`);
 }
 const failed = runs.filter((r) => !r.ok);
+if (fullRun && failed.length === 0 && fs.existsSync(resultsDir)) {
+  const page = writeResultsPage({ resultsDir, previous: path.join(root, "data", "results", "previous-verdicts.json"), out: path.join(root, "docs", "results.md") });
+  console.log(`results: ${path.relative(process.cwd(), page.file)} from ${page.records} run record(s) in out/results`);
+}
 console.log(`${runs.length} notebook(s), ${runs.length - failed.length} ok, ${failed.length} failed, ${seconds(performance.now() - started)}`);
 for (const r of failed) console.error(`notebook ${r.name}: cell ${r.failedCell.index} failed: ${r.failedCell.error}`);
 process.exit(failed.length > 0 ? 1 : 0);

@@ -161,3 +161,25 @@ describe("didLeakage(treated, control)", () => {
     expect(() => didLeakage(record("games_grader", 10, 40), record("solves_task", 10, 25, { steps: 30 }))).toThrow(/steps \(60\), received 30/);
   });
 });
+
+describe("writeResultsPage({ resultsDir, previous, out })", () => {
+  it("writeResultsPage writes each decision with its plan hash, interval and the earlier verdict beside it", async () => {
+    const { writeResultsPage } = await import("persona-kit");
+    const dir = tmp();
+    const plan = preregister(basePlan(), { dir, show: false });
+    const x = SEEDS.map((_, i) => 0.2 + 0.01 * (i % 4));
+    const r1 = testHypothesis(plan, "H1", [...obs("a", x.map((v) => v + 0.3)), ...obs("b", x)], { show: false });
+    const r2 = testHypothesis(plan, "H2", [...obs("c", x), ...obs("d", x)], { show: false });
+    decide(plan, [r1, r2], { dir: path.join(dir, "results"), show: false });
+    const prev = path.join(dir, "prev.json");
+    fs.writeFileSync(prev, JSON.stringify({ source: "t", commit: "abc1234", verdicts: [{ notebook: "test-plan", hypothesis: "H1", text: "old", supported: "inconclusive" }, { notebook: "09-other", hypothesis: "H-x", text: "", supported: true }] }));
+    const out = path.join(dir, "results.md");
+    expect(writeResultsPage({ resultsDir: path.join(dir, "results"), previous: prev, out }).records).toBe(1);
+    const md = fs.readFileSync(out, "utf8");
+    expect(md).toContain(plan.hash.slice(0, 16));
+    expect(md).toMatch(/\| \*\*H1\*\*: a > b \| primary \| `leak` \(a − b\) \| paired-bootstrap \| 10 \| 0\.300 \| \[0\.300, 0\.300\] .*\| \*\*supported\*\* \| inconclusive \|/);
+    expect(md).toMatch(/\*\*H2\*\*.*\*\*inconclusive\*\* \| — \|/);
+    expect(md).toContain("**09-other** · H-x: supported");
+    expect(() => writeResultsPage({ resultsDir: path.join(dir, "missing"), out })).toThrow(/no results folder/);
+  });
+});

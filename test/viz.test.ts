@@ -99,7 +99,7 @@ describe("figure specs", () => {
     expect((t.z as unknown[][])[3][2]).toBeNull(); // NaN → gap
     expect((t.text as string[][])[3][2]).toBe("query 3 ␣the → key 2 ␣cat<br>p = NaN");
     expect((t.text as string[][])[2][1]).toBe("query 2 ␣cat → key 1 ␣the<br>p = 0.25");
-    expect(fig.layout.title).toEqual({ text: "Attention pattern (layer 2, head 5)" });
+    expect(fig.layout.title).toMatchObject({ text: "Attention pattern (layer 2, head 5)" });
     expect(fig).toMatchSnapshot();
   });
 

@@ -60,7 +60,27 @@ export function bootstrapMean(xs: readonly number[], { reps = 2000, seed = 0 }: 
   return { mean: mean(xs), lower: quantile(means, 0.025), upper: quantile(means, 0.975) };
 }
 
-/** Pearson's r; NaN when either variable is constant. */
+/** A mean over seeds with its bootstrap 95% interval and the number of seeds behind it. */
+export interface SeedInterval {
+  mean: number;
+  lower: number;
+  upper: number;
+  n: number;
+}
+
+/**
+ * Per-seed values (one number per seed: a seed's rate, leakage, accuracy…) as their mean and a percentile bootstrap
+ * 95% interval over seeds, computed by the same `bootstrap` the verdicts use (kit/research), so a figure's error bar
+ * says what the verdict's test says. One seed gives the interval [value, value] (nothing to resample: show n beside it).
+ */
+export function seedInterval(values: readonly number[], { seed = 0, reps = 10000 }: { seed?: number; reps?: number } = {}): SeedInterval {
+  if (!Array.isArray(values) || values.length === 0) throw new RangeError(`seedInterval: values must be a non-empty array of per-seed numbers, received ${Array.isArray(values) ? "[]" : typeof values}`);
+  const bad = values.findIndex((v) => typeof v !== "number" || !Number.isFinite(v));
+  if (bad >= 0) throw new RangeError(`seedInterval: values must be finite numbers (one per seed), received ${String(values[bad])} at index ${bad}`);
+  const { estimate, lower, upper } = bootstrap((ix) => mean(ix.map((i) => values[i])), values.length, { seed, reps });
+  return { mean: estimate, lower, upper, n: values.length };
+}
+
 export function pearson(xs: readonly number[], ys: readonly number[]): number {
   const n = xs.length;
   const mx = xs.reduce((a, b) => a + b, 0) / n;

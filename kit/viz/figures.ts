@@ -17,6 +17,8 @@
 import type { tf } from "../backend";
 import { describeValue as describe } from "../describe";
 import { escapeHtmlText } from "../util/html";
+import { LABEL_POSITIONS, placeLabels, type LabelPosition } from "./labels";
+import { DEFAULT_WIDTH, fitFigure, textWidth } from "./layout";
 
 // ----------------------------------------------------------------------------------------------------------------
 // Types
@@ -98,7 +100,7 @@ export function attentionPatternFigure(pattern: number[][] | tf.Tensor, options:
     row.map((v, j) => `query ${queryPos[i]} ${queryLabels[i]} → key ${j} ${keyLabels[j]}<br>p = ${m.exact(v)}`),
   );
   const name = [layer !== undefined ? `layer ${layer}` : "", head !== undefined ? `head ${head}` : ""].filter(Boolean).join(", ");
-  return {
+  return fitFigure({
     data: [
       {
         type: "heatmap",
@@ -122,7 +124,6 @@ export function attentionPatternFigure(pattern: number[][] | tf.Tensor, options:
         title: { text: "key position (token)" },
         ...categoricalTicks(keyPos, keyLabels),
         side: "bottom",
-        tickangle: tokens ? -45 : 0,
         constrain: "domain",
       },
       yaxis: {
@@ -135,7 +136,7 @@ export function attentionPatternFigure(pattern: number[][] | tf.Tensor, options:
       margin: { l: 90, r: 30, t: 60, b: 90 },
       plot_bgcolor: GAP_COLOR,
     },
-  };
+  });
 }
 
 // ----------------------------------------------------------------------------------------------------------------
@@ -148,6 +149,8 @@ export interface LayerSeries {
   lower?: number[];
   /** Upper end of a confidence band, same length as values. */
   upper?: number[];
+  /** How many units (seeds) each value and interval comes from; shown in the legend as "name (n = 10)". */
+  n?: number;
 }
 
 export interface LineByLayerOptions {
@@ -208,7 +211,7 @@ export function lineByLayerFigure(series: LayerSeries[], options: LineByLayerOpt
     data.push({
       type: "scatter",
       mode: n <= 64 ? "lines+markers" : "lines",
-      name: s.name,
+      name: withN(fn, s.name, s.n),
       x: xs,
       y: jsonNumbers(s.values),
       line: { color, width: 2 },
@@ -218,7 +221,7 @@ export function lineByLayerFigure(series: LayerSeries[], options: LineByLayerOpt
       legendgroup: group,
     });
   });
-  return {
+  return fitFigure({
     data,
     layout: {
       title: { text: title },
@@ -229,7 +232,7 @@ export function lineByLayerFigure(series: LayerSeries[], options: LineByLayerOpt
       legend: { orientation: "h", y: -0.2 },
       margin: { l: 80, r: 30, t: 60, b: 90 },
     },
-  };
+  });
 }
 
 // ----------------------------------------------------------------------------------------------------------------
@@ -269,7 +272,7 @@ export function heatmapFigure(z: number[][] | tf.Tensor, options: HeatmapOptions
   const xAxis = axisFor(x, m.cols);
   const yAxis = axisFor(y, m.rows);
   const text = m.values.map((row, i) => row.map((v, j) => `${yTitle || "row"} ${yAxis.labels[i]}, ${xTitle || "column"} ${xAxis.labels[j]}<br>${colorbarTitle} = ${m.exact(v)}`));
-  return {
+  return fitFigure({
     data: [
       {
         type: "heatmap",
@@ -294,7 +297,7 @@ export function heatmapFigure(z: number[][] | tf.Tensor, options: HeatmapOptions
       margin: { l: 90, r: 30, t: 60, b: 90 },
       plot_bgcolor: GAP_COLOR,
     },
-  };
+  });
 }
 
 // ----------------------------------------------------------------------------------------------------------------
@@ -325,7 +328,7 @@ export function barFigure(labels: string[], values: number[], options: BarOption
   const pos = range(labels.length);
   const shown = labels.map(tokenLabel);
   const text = values.map((v, i) => `${shown[i]}: ${exactNumber(v)}${errors ? ` ± ${exactNumber(errors[i])}` : ""}`);
-  return {
+  return fitFigure({
     data: [
       {
         type: "bar",
@@ -341,11 +344,11 @@ export function barFigure(labels: string[], values: number[], options: BarOption
     layout: {
       title: { text: title },
       font: FONT,
-      xaxis: { title: { text: xTitle }, ...categoricalTicks(pos, shown), tickangle: labels.length > 8 ? -45 : 0 },
+      xaxis: { title: { text: xTitle }, ...categoricalTicks(pos, shown) },
       yaxis: { title: { text: yTitle }, zeroline: true },
       margin: { l: 80, r: 30, t: 60, b: 100 },
     },
-  };
+  });
 }
 
 // ----------------------------------------------------------------------------------------------------------------
@@ -359,6 +362,8 @@ export interface BarGroup {
   /** Lower and upper ends of each bar's confidence interval (asymmetric error bars). */
   lower?: number[];
   upper?: number[];
+  /** How many units (seeds) each value and interval comes from; shown in the legend as "name (n = 10)". */
+  n?: number;
 }
 
 export interface GroupedBarOptions {
@@ -391,7 +396,7 @@ export function groupedBarFigure(categories: string[], groups: BarGroup[], optio
     const text = g.values.map((v, i) => `${g.name} · ${categories[i]}: ${exactNumber(v)}${hasCI ? ` [${exactNumber(g.lower![i])}, ${exactNumber(g.upper![i])}]` : ""}`);
     return {
       type: "bar",
-      name: g.name,
+      name: withN(fn, g.name, g.n),
       x: categories,
       y: jsonNumbers(g.values),
       marker: { color: PALETTE[j % PALETTE.length] },
@@ -411,18 +416,18 @@ export function groupedBarFigure(categories: string[], groups: BarGroup[], optio
         : {}),
     };
   });
-  return {
+  return fitFigure({
     data,
     layout: {
       title: { text: title },
       font: FONT,
       barmode: "group",
-      xaxis: { title: { text: xTitle }, type: "category", tickangle: categories.length > 8 ? -45 : 0 },
+      xaxis: { title: { text: xTitle }, type: "category", tickmode: "array", tickvals: categories, ticktext: categories.map(escapeHtmlText) },
       yaxis: { title: { text: yTitle }, zeroline: true, ...(yRange ? { range: yRange } : {}) },
       legend: { orientation: "h", y: -0.2 },
       margin: { l: 80, r: 30, t: 60, b: 100 },
     },
-  };
+  });
 }
 
 // ----------------------------------------------------------------------------------------------------------------
@@ -446,6 +451,11 @@ export interface ScatterOptions {
   yTitle?: string;
   /** Write each point's label next to it; default false. */
   showLabels?: boolean;
+  /**
+   * Where labels go (with `showLabels`): "auto" (default) picks, point by point, the side of the marker where the label
+   * overlaps other labels and markers least and stays inside the plot (`placeLabels`); or one Plotly textposition.
+   */
+  labelPosition?: "auto" | LabelPosition;
   /** Draw the y = x diagonal (for comparing two measurements); default false. */
   diagonal?: boolean;
 }
@@ -455,7 +465,10 @@ export function scatterFigure(points: ScatterPoint[], options: ScatterOptions = 
   const fn = "scatterFigure";
   if (!Array.isArray(points)) throw new TypeError(`${fn}: points must be an array of { x, y, label?, group? }, received ${describe(points)}`);
   checkOptions(fn, options, ["title", "xTitle", "yTitle"]);
-  const { title = "", xTitle = "", yTitle = "", showLabels = false, diagonal = false } = options;
+  const { title = "", xTitle = "", yTitle = "", showLabels = false, diagonal = false, labelPosition = "auto" } = options;
+  if (labelPosition !== "auto" && !(LABEL_POSITIONS as readonly string[]).includes(labelPosition)) {
+    throw new RangeError(`${fn}: options.labelPosition must be "auto" or one of ${LABEL_POSITIONS.map((p) => JSON.stringify(p)).join(", ")}, received ${describe(labelPosition)}`);
+  }
   const groups = new Map<string, ScatterPoint[]>();
   points.forEach((p, i) => {
     if (p === null || typeof p !== "object" || typeof p.x !== "number" || typeof p.y !== "number" || !Number.isFinite(p.x) || !Number.isFinite(p.y)) {
@@ -476,25 +489,50 @@ export function scatterFigure(points: ScatterPoint[], options: ScatterOptions = 
     marker: { color: PALETTE[i % PALETTE.length], size: 8, opacity: 0.85 },
     text: ps.map((p) => `${p.label !== undefined ? `${escapeHtmlText(p.label)}<br>` : ""}${group ? `${escapeHtmlText(group)}<br>` : ""}${xTitle}: ${exactNumber(p.x)}<br>${yTitle}: ${exactNumber(p.y)}`),
     hoverinfo: "text",
-    ...(showLabels ? { texttemplate: ps.map((p) => escapeHtmlText(p.label ?? "")), textposition: "top center" } : {}),
+    ...(showLabels ? { texttemplate: ps.map((p) => escapeHtmlText(p.label ?? "")), textposition: labelPosition === "auto" ? "top center" : labelPosition, textfont: { size: 12 } } : {}),
   }));
   if (diagonal && points.length) {
     const all = points.flatMap((p) => [p.x, p.y]);
     const [lo, hi] = [Math.min(...all), Math.max(...all)];
     data.push({ type: "scatter", mode: "lines", name: "y = x", x: [lo, hi], y: [lo, hi], line: { color: "#7f7f7f", dash: "dash", width: 1 }, hoverinfo: "skip" });
   }
-  return {
+  const showlegend = groups.size > 1 || diagonal;
+  const fig = fitFigure({
     data,
     layout: {
       title: { text: title },
       font: FONT,
-      xaxis: { title: { text: xTitle } },
-      yaxis: { title: { text: yTitle } },
+      xaxis: { title: { text: xTitle }, ...(showLabels ? { range: paddedRange(points.map((p) => p.x)) } : {}) },
+      yaxis: { title: { text: yTitle }, ...(showLabels ? { range: paddedRange(points.map((p) => p.y)) } : {}) },
       hovermode: "closest",
-      showlegend: groups.size > 1 || diagonal,
+      showlegend,
+      legend: { orientation: "h" },
       margin: { l: 80, r: 30, t: 60, b: 70 },
     },
-  };
+  });
+  if (showLabels && labelPosition === "auto") autoLabelPositions(fig, [...groups.values()], showlegend);
+  return fig;
+}
+
+/** The data range with 8% room on each side (labels and markers at the edges stay inside). */
+function paddedRange(vs: number[]): [number, number] {
+  const lo = Math.min(...vs);
+  const hi = Math.max(...vs);
+  const pad = hi > lo ? (hi - lo) * 0.08 : Math.abs(lo) * 0.1 || 1;
+  return [lo - pad, hi + pad];
+}
+
+/** Set each labelled trace's textposition from `placeLabels` over all points, in the plot area the layout leaves. */
+function autoLabelPositions(fig: Figure, groups: ScatterPoint[][], legend: boolean): void {
+  const layout = fig.layout as { width?: number; height?: number; margin: { l: number; r: number; t: number; b: number }; xaxis: { range: [number, number] }; yaxis: { range: [number, number] } };
+  const { l, r, t, b } = layout.margin;
+  const area = { width: (layout.width ?? 720) - l - r, height: (layout.height ?? 480) - t - b - (legend ? 30 : 0), xRange: layout.xaxis.range, yRange: layout.yaxis.range };
+  const all = groups.flat();
+  const positions = placeLabels(all, all.map((p) => p.label ?? ""), area);
+  let k = 0;
+  groups.forEach((ps, i) => {
+    fig.data[i].textposition = ps.map(() => positions[k++]);
+  });
 }
 
 // ----------------------------------------------------------------------------------------------------------------
@@ -550,6 +588,7 @@ export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tenso
   let maxAbs = 0;
   for (const v of s.values) if (Number.isFinite(v)) maxAbs = Math.max(maxAbs, Math.abs(v));
   const range_ = zmax ?? (maxAbs > 0 ? maxAbs : 1);
+  const cellFont = fitCells(tokens.map((t, i) => mark(i) + tokenLabel(t)), (DEFAULT_WIDTH - TOKEN_HEATMAP_CHROME) / cols - 2);
   const z: (number | null)[][] = [];
   const text: string[][] = [];
   const hover: string[][] = [];
@@ -561,18 +600,18 @@ export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tenso
       const i = r * cols + c;
       const inside = i < n;
       z[r].push(inside ? s.json[i] : null);
-      text[r].push(inside ? mark(i) + tokenLabel(tokens[i]) : "");
+      text[r].push(inside ? cellFont.texts[i] : "");
       hover[r].push(inside ? `token ${i}${tokenKinds?.[i] ? ` (${tokenKinds[i]})` : ""}: ${tokenLabel(tokens[i])}<br>${colorbarTitle} = ${s.exact(s.values[i])}` : "");
     }
   }
-  return {
+  return fitFigure({
     data: [
       {
         type: "heatmap",
         z,
         text,
         texttemplate: "%{text}",
-        textfont: { size: 11 },
+        textfont: { size: cellFont.size },
         customdata: hover,
         hovertemplate: "%{customdata}<extra></extra>",
         hoverongaps: false,
@@ -594,18 +633,38 @@ export function tokenHeatmapFigure(tokens: string[], scores: number[] | tf.Tenso
       margin: { l: 20, r: 20, t: 60, b: 20 },
       plot_bgcolor: "#ffffff",
     },
+  });
+}
+
+/** Horizontal pixels of a token heatmap that are not cells: margins and the colour bar with its title. */
+const TOKEN_HEATMAP_CHROME = 140;
+
+/**
+ * The cell font (11 px, down to 8 px) at which the widest text fits a cell `cellWidth` pixels wide; texts still too
+ * wide at 8 px are cut with "…" (the hover text keeps the whole token).
+ */
+function fitCells(texts: string[], cellWidth: number): { size: number; texts: string[] } {
+  const room = cellWidth * 0.9;
+  const widest = Math.max(1, ...texts.map((t) => textWidth(t, 11)));
+  const size = Math.max(8, Math.min(11, Math.floor((11 * room) / widest)));
+  const cut = (t: string): string => {
+    if (textWidth(t, size) <= room) return t;
+    const chars = t.match(/&(?:#\d+|[a-z]+);|[\s\S]/giu) ?? []; // an HTML entity is one character
+    let k = chars.length;
+    while (k > 1 && textWidth(chars.slice(0, k).join("") + "…", size) > room) k--;
+    return chars.slice(0, k).join("") + "…";
   };
+  return { size, texts: texts.map(cut) };
 }
 
 // ----------------------------------------------------------------------------------------------------------------
 // Helpers (exported for show/table and tests)
 
-/** Title text of a figure ("" when none). */
+/** Title text of a figure ("" when none); the line breaks of a wrapped title (`<br>`) read as spaces. */
 export function figureTitle(fig: Figure): string {
   const t = fig?.layout?.title;
-  if (typeof t === "string") return t;
-  if (t && typeof t === "object" && typeof (t as { text?: unknown }).text === "string") return (t as { text: string }).text;
-  return "";
+  const text = typeof t === "string" ? t : t && typeof t === "object" && typeof (t as { text?: unknown }).text === "string" ? (t as { text: string }).text : "";
+  return text.replace(/<br>/g, " ");
 }
 
 /**
@@ -639,6 +698,13 @@ export function shortestFloat32(v: number): number {
     if (Math.fround(c) === f) return c;
   }
   return v;
+}
+
+/** A legend name with the number of units behind it: "deep (n = 10)". */
+function withN(fn: string, name: string, n: number | undefined): string {
+  if (n === undefined) return name;
+  if (!(Number.isInteger(n) && n > 0)) throw new RangeError(`${fn}: n must be a positive integer (the number of seeds behind each value), received ${describe(n)} for ${JSON.stringify(name)}`);
+  return `${name} (n = ${n})`;
 }
 
 function range(n: number): number[] {
@@ -796,59 +862,91 @@ export interface SteeringCurvePoint {
   upper: number;
   k?: number;
   n?: number;
+  /**
+   * The share of answers the classifier could not label at this α, with its interval (e.g. `wilson(k, n)`): drawn as a
+   * second, dashed line, so that a rate measured on mostly broken answers shows as such.
+   */
+  unclassified?: { rate: number; lower: number; upper: number };
 }
 
 export interface SteeringCurveFigureOptions {
   /** Default "" (no title). */
   title?: string;
-  /** The behaviour measured, e.g. "complies_with_harm rate (fraction)". */
-  /** Default "" (no axis title). */
+  /** The quantity on y, e.g. "share of answers (fraction)"; default "rate of the behaviour (fraction)". */
   yTitle?: string;
   /** Default "steering coefficient α". */
   xTitle?: string;
   /** Default [0, 1] (rates). */
   yRange?: [number, number];
+  /** Legend name of the behaviour's line; default "rate". */
+  name?: string;
 }
 
-/** The rate of a behaviour against the steering coefficient, with its Wilson interval as a band. */
+/**
+ * The rate of a behaviour against the steering coefficient, with its interval (Wilson over answers, or over seeds) as a
+ * band; with `unclassified` shares, a second dashed line with its band shows how many answers the rate could not
+ * count. The legend gives n (answers per α) when every point has the same `n`.
+ */
 export function steeringCurveFigure(curve: SteeringCurvePoint[], options: SteeringCurveFigureOptions = {}): Figure {
   const fn = "steeringCurveFigure";
   if (!Array.isArray(curve) || curve.length === 0) {
     throw new TypeError(`${fn}: curve must be a non-empty array of { coefficient, rate, lower, upper } (from steeringCurve), received ${describe(curve)}`);
   }
-  checkOptions(fn, options, ["title", "yTitle"]);
-  const { title = "", yTitle = "rate of the behaviour (fraction)", xTitle = "steering coefficient α", yRange = [0, 1] } = options;
-  curve.forEach((p, i) => {
-    if (p === null || typeof p !== "object" || typeof p.coefficient !== "number" || !Number.isFinite(p.coefficient)) {
-      throw new TypeError(`${fn}: curve[${i}] must be { coefficient: finite number, rate, lower, upper }, received ${describe(p)}`);
-    }
-    for (const key of ["rate", "lower", "upper"] as const) {
-      if (typeof p[key] !== "number") throw new TypeError(`${fn}: curve[${i}].${key} must be a number, received ${describe(p[key])}`);
-    }
-  });
+  checkOptions(fn, options, ["title", "yTitle", "name"]);
+  const { title = "", yTitle = "rate of the behaviour (fraction)", xTitle = "steering coefficient α", yRange = [0, 1], name = "rate" } = options;
+  curve.forEach((p, i) => checkSteeringPoint(fn, p, i));
   const pts = [...curve].sort((a, b) => a.coefficient - b.coefficient);
   const xs = pts.map((p) => p.coefficient);
-  const color = PALETTE[0];
-  const band = { type: "scatter", mode: "lines", x: xs, line: { width: 0, color }, hoverinfo: "skip", showlegend: false };
+  const ns = new Set(pts.map((p) => p.n));
+  const n = ns.size === 1 ? pts[0].n : undefined;
   const text = pts.map(
-    (p) => `α = ${exactNumber(p.coefficient)}<br>rate ${exactNumber(p.rate)}${p.k !== undefined && p.n !== undefined ? ` (${p.k} of ${p.n})` : ""}<br>95% CI [${exactNumber(p.lower)}, ${exactNumber(p.upper)}]`,
+    (p) => `α = ${exactNumber(p.coefficient)}<br>${escapeHtmlText(name)} ${exactNumber(p.rate)}${p.k !== undefined && p.n !== undefined ? ` (${p.k} of ${p.n})` : ""}<br>95% CI [${exactNumber(p.lower)}, ${exactNumber(p.upper)}]${p.unclassified ? `<br>unclassified ${exactNumber(p.unclassified.rate)}` : ""}`,
   );
-  return {
-    data: [
-      { ...band, y: jsonNumbers(pts.map((p) => p.upper)), name: "95% CI upper" },
-      { ...band, y: jsonNumbers(pts.map((p) => p.lower)), name: "95% CI lower", fill: "tonexty", fillcolor: withAlpha(color, 0.2) },
-      { type: "scatter", mode: "lines+markers", name: "rate", x: xs, y: jsonNumbers(pts.map((p) => p.rate)), line: { color, width: 2 }, marker: { color, size: 7 }, text, hoverinfo: "text" },
-    ],
+  const data = [...bandedLine(xs, pts, withN(fn, name, n), PALETTE[0], text, "solid")];
+  const withUnclassified = pts.filter((p) => p.unclassified !== undefined);
+  if (withUnclassified.length > 0) {
+    if (withUnclassified.length !== pts.length) throw new TypeError(`${fn}: give unclassified at every point or at none, received it at ${withUnclassified.length} of ${pts.length}`);
+    const us = pts.map((p) => p.unclassified!);
+    const utext = pts.map((p) => `α = ${exactNumber(p.coefficient)}<br>unclassified ${exactNumber(p.unclassified!.rate)}<br>95% CI [${exactNumber(p.unclassified!.lower)}, ${exactNumber(p.unclassified!.upper)}]`);
+    data.push(...bandedLine(xs, us, "unclassified answers (share)", "#7f7f7f", utext, "dash"));
+  }
+  return fitFigure({
+    data,
     layout: {
       title: { text: title },
       font: FONT,
-      xaxis: { title: { text: xTitle }, zeroline: true },
+      xaxis: { title: { text: xTitle }, zeroline: true, ...(xs.length <= 12 ? { tickmode: "array", tickvals: xs } : {}) },
       yaxis: { title: { text: yTitle }, range: yRange },
       hovermode: "closest",
-      showlegend: false,
+      showlegend: true,
+      legend: { orientation: "h" },
       margin: { l: 80, r: 30, t: 60, b: 70 },
     },
-  };
+  });
+}
+
+function checkSteeringPoint(fn: string, p: SteeringCurvePoint, i: number): void {
+  if (p === null || typeof p !== "object" || typeof p.coefficient !== "number" || !Number.isFinite(p.coefficient)) {
+    throw new TypeError(`${fn}: curve[${i}] must be { coefficient: finite number, rate, lower, upper }, received ${describe(p)}`);
+  }
+  for (const key of ["rate", "lower", "upper"] as const) {
+    if (typeof p[key] !== "number") throw new TypeError(`${fn}: curve[${i}].${key} must be a number, received ${describe(p[key])}`);
+  }
+  const u = p.unclassified;
+  if (u !== undefined && (u === null || typeof u !== "object" || ["rate", "lower", "upper"].some((k) => typeof (u as Record<string, unknown>)[k] !== "number"))) {
+    throw new TypeError(`${fn}: curve[${i}].unclassified must be { rate, lower, upper } (e.g. wilson(k, n)), received ${describe(u)}`);
+  }
+}
+
+/** A line with markers and its filled band (upper, then lower filled to it), one legend entry. */
+function bandedLine(xs: number[], pts: { rate: number; lower: number; upper: number }[], name: string, color: string, text: string[], dash: string): Trace[] {
+  const group = name;
+  const band = { type: "scatter", mode: "lines", x: xs, line: { width: 0, color }, hoverinfo: "skip", showlegend: false, legendgroup: group };
+  return [
+    { ...band, y: jsonNumbers(pts.map((p) => p.upper)), name: `${name}: 95% CI upper` },
+    { ...band, y: jsonNumbers(pts.map((p) => p.lower)), name: `${name}: 95% CI lower`, fill: "tonexty", fillcolor: withAlpha(color, 0.2) },
+    { type: "scatter", mode: "lines+markers", name, x: xs, y: jsonNumbers(pts.map((p) => p.rate)), line: { color, width: 2, dash }, marker: { color, size: 7 }, text, hoverinfo: "text", legendgroup: group },
+  ];
 }
 
 /** One series of `projectionOverStepsFigure` (points as `projectionOverCheckpoints` returns them). */
@@ -915,7 +1013,7 @@ export function projectionOverStepsFigure(series: ProjectionSeries[], options: P
       legendgroup: group,
     });
   });
-  return {
+  return fitFigure({
     data,
     layout: {
       title: { text: title },
@@ -926,7 +1024,7 @@ export function projectionOverStepsFigure(series: ProjectionSeries[], options: P
       legend: { orientation: "h", y: -0.2 },
       margin: { l: 80, r: 30, t: 60, b: 90 },
     },
-  };
+  });
 }
 
 export interface PcaScatterOptions {
