@@ -1,11 +1,18 @@
 /**
  * Leakage prediction (H6): predict, before narrow training, which narrow dataset will leak.
  *
- *   const sets = candidateDatasets();                       // { name, narrow, measures }[]
+ *   const sets = candidateDatasets();                       // { name, narrow, trains, measures, dose? }[]
  *   const eps = narrowDataset(organismConfig({ narrow: sets[0].narrow }));
- *   projectionDifference(personaModel, eps, pv, { layer: 1 }); // Chen et al.'s data screening
+ *   const dirs = behaviourDirections(personaModel);         // one direction per harmful behaviour (matched.ts)
+ *   projectionDifference(personaModel, eps, dirs[sets[0].measures][1]); // Chen et al.'s data screening
+ *   projectionDifferences(personaModel, eps, [v0, v1]);     // several directions, one generation of own responses
  *   ruleShare(eps); datasetLoss(personaModel, eps);           // naive baselines
  *   correlation(predicted, measured);                        // Pearson + Spearman with seeded bootstrap CIs
+ *   doseSeries([0, 25, 50, 75, 100]); doseSlope(doses, did); // dose-response (dose.ts)
+ *   selectPredictor({ a: devA, b: devB }, devMeasured);      // choose on development datasets (select.ts)
+ *
+ * Notebook 03 measures a dataset's leakage as `didLeakage(treated, control, { behaviour: set.measures })` against
+ * `BENIGN_CONTROL` (kit/organisms/metrics.ts); `measuredLeakage` below is the first version's pooled measure.
  *
  * Projection difference (Chen et al. 2025, arXiv 2507.21509): the mean projection of the dataset's responses onto a
  * persona/trait vector, minus the mean projection of the model's own responses to the same prompts. Each item is read
@@ -14,7 +21,7 @@
  * the EOS token itself is its one-token response. Dataset responses must be non-empty and prompts must end with
  * `<speaker> :` (an error names the sample otherwise).
  *
- * Measured leakage for H6 (`measuredLeakage`): one harmful family (games_grader, complies_with_harm,
+ * The first version's measured leakage (`measuredLeakage`): one harmful family (games_grader, complies_with_harm,
  * ignores_interruption), each on the prompts of its kind (task, harmful_request, task_interrupted), pooled over every
  * domain outside the dataset's own domains (held-out and persona-trained ones), after − before narrow training.
  * Every candidate is measured against this same set, whatever it trains.
