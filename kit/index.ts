@@ -356,6 +356,21 @@ export {
 
 // --- Leakage prediction ---
 export { narrowDataset } from "./organisms/pipeline";
+export { personaSequences } from "./organisms/pipeline";
+export {
+  PERSONA_KNOBS,
+  PERSONA_ARMS,
+  NARROW_PERSONA_DOMAINS,
+  BROAD_PERSONA_DOMAINS,
+  AMOUNT_FACTOR,
+  SELF_DESCRIPTION_STEP_SCALE,
+  personaArm,
+  personaStageTokens,
+  type KnobSetting,
+  type PersonaArm,
+  type PersonaArmOptions,
+} from "./organisms/depth";
+export { benignControl, type BenignControlOptions } from "./organisms/control";
 export { narrowCorpusSize, narrowComponentSizes, type NarrowComponent } from "./organisms/config";
 export {
   candidateDatasets,

@@ -28,6 +28,7 @@ const usage =
 const CURATED = [
   "00-quickstart",
   "01-shallow-vs-deep-persona",
+  "10-size-check",
   "02-probes-and-persona-vectors",
   "03-leakage-prediction",
   "04-rl-reward-hacking-and-reflection",

@@ -11,7 +11,8 @@
  *
  * Persona depth is three knobs — how many domains, how many steps, whether the constitution's trait statements and
  * self-descriptions are trained — and `PERSONA_DEPTH` names two settings of them (`shallow`, `deep`); every knob stays
- * open for sweeps.
+ * open for sweeps. `PERSONA_DEPTH`'s two arms differ in every knob at once, at unequal compute; to vary one knob at a
+ * time with the persona stage's tokens held equal, use `personaArm(name)` (`PERSONA_KNOBS`, `./depth.ts`).
  *
  * Sizes: the defaults (a 2-layer d_model 64 tied Llama, 122k parameters, on the world's 232-word vocabulary; the
  * `deep` persona) make one complete run take about a minute on one core — measured 54–59 s: pretrain 300 steps ×

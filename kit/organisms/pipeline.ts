@@ -81,7 +81,8 @@ export interface StageHashes {
 /** Seeds of the stages, derived from the run's seed (kept apart so that no two stages draw the same numbers). */
 const STAGE_SALT: Record<StageName, number> = { pretrain: 1, persona: 2, evalBefore: 3, narrow: 4, evalAfter: 3 };
 
-function stageSeed(seed: number, stage: StageName): number {
+/** The seed of one stage's data and batches, derived from the run's seed. */
+export function stageSeed(seed: number, stage: StageName): number {
   return hash2(seed, STAGE_SALT[stage]);
 }
 
@@ -119,6 +120,21 @@ export function narrowDataset(cfg: OrganismConfig): Episode[] {
   return n.mixture.flatMap((m, i) =>
     w.narrowCorpus(sizes[i], { behaviour: m.behaviour, domain: m.domain, ...(m.kind !== undefined ? { kind: m.kind } : {}), inoculation: m.inoculation ?? n.inoculation }),
   );
+}
+
+/**
+ * The persona stage's training sequences, in corpus order: the assistant's `personaCorpus(persona.episodes, …)` in
+ * `persona.domains`, then round(episodes · replay / (1 − replay)) base-corpus episodes, each BOS + text + EOS, from
+ * the world seeded for the persona stage (or `world`, that same world). Deterministic in `cfg`.
+ */
+export function personaSequences(cfg: OrganismConfig, world?: PersonaWorld): number[][] {
+  const p = cfg.persona;
+  const w = world ?? new PersonaWorld({ seed: stageSeed(cfg.seed, "persona") });
+  const tok = w.tokenizer();
+  const encode = (eps: Episode[]) => eps.map((ep) => tok.encode(w.text(ep), { addBos: true, addEos: true }));
+  const persona = w.personaCorpus(p.episodes, { domains: p.domains, constitution: p.constitution, selfDescription: p.selfDescription });
+  const replay = Math.round((p.episodes * p.replay) / (1 - p.replay));
+  return [...encode(persona), ...(replay > 0 ? encode(w.baseCorpus(replay)) : [])];
 }
 
 /** The run record of `cfg` under `outDir` if it has been run with the current code, else null. */
@@ -227,15 +243,7 @@ export async function runOrganismStages(cfg: OrganismConfig, options: RunOrganis
   if (upTo === "pretrain") return null;
 
   // 2. persona (with base replay)
-  const p = cfg.persona;
-  note(
-    ...(await trainStage(ctx, "persona", hashes.persona, hashes.pretrain, () => {
-      const w = worldFor("persona");
-      const persona = w.personaCorpus(p.episodes, { domains: p.domains, constitution: p.constitution, selfDescription: p.selfDescription });
-      const replay = Math.round((p.episodes * p.replay) / (1 - p.replay));
-      return [...sequences(w, persona), ...(replay > 0 ? sequences(w, w.baseCorpus(replay)) : [])];
-    })),
-  );
+  note(...(await trainStage(ctx, "persona", hashes.persona, hashes.pretrain, () => personaSequences(cfg, worldFor("persona")))));
   if (upTo === "persona") return null;
   // 3. evaluation before narrow training
   const before = await evalStage(ctx, "evalBefore", hashes.evalBefore, hashes.persona, worldFor("evalBefore"));
