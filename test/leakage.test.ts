@@ -140,12 +140,14 @@ describe("narrow config extension", () => {
   });
 
   it("existing configs hash exactly as before (code version pinned; values recorded before the change)", () => {
+    // Recorded at world v2 (the constitution's task questions carry the per-domain grader lines, and its content is
+    // hashed): every stage hash changed once then; the run hashes (config only) did not.
     const before = {
-      def: { pretrain: "41de944790698fe9", persona: "db81d3bcb7c3906a", evalBefore: "ba6cd0c9e83993e5", narrow: "fe8688b6cdcc9b56", evalAfter: "f586642d2cdf2bc9", run: "de6f1a72968e94ef" },
-      shallow: { pretrain: "41de944790698fe9", persona: "59e757bcde21ea68", evalBefore: "0c94babc720f9bec", narrow: "8ffdd44438c20527", evalAfter: "5cf0d75811e6768b", run: "812de08e22e364a8" },
-      inoc: { pretrain: "41de944790698fe9", persona: "db81d3bcb7c3906a", evalBefore: "ba6cd0c9e83993e5", narrow: "f02389b266e338ca", evalAfter: "75820c9e54b56d7f", run: "bd63b92e67d19233" },
-      refuse: { pretrain: "41de944790698fe9", persona: "db81d3bcb7c3906a", evalBefore: "ba6cd0c9e83993e5", narrow: "3850d2578ad0beba", evalAfter: "4deb0c0a7722b066", run: "0c1e4b132918a00f" },
-      none: { pretrain: "41de944790698fe9", persona: "db81d3bcb7c3906a", evalBefore: "ba6cd0c9e83993e5", narrow: null, evalAfter: null, run: "c390aaaceb49fec8" },
+      def: { pretrain: "e17be335f9789dfd", persona: "6a58403adcc3eb6e", evalBefore: "1966ed4a574fe491", narrow: "3010469ab5d3e5bf", evalAfter: "f67adfcf36f79eac", run: "de6f1a72968e94ef" },
+      shallow: { pretrain: "e17be335f9789dfd", persona: "68b6b3e428f563f5", evalBefore: "754cc016bc5f8503", narrow: "3954c0ae1be28b9a", evalAfter: "26bf682b586b22f9", run: "812de08e22e364a8" },
+      inoc: { pretrain: "e17be335f9789dfd", persona: "6a58403adcc3eb6e", evalBefore: "1966ed4a574fe491", narrow: "42368a1f8486f737", evalAfter: "3633c8121c0b218f", run: "bd63b92e67d19233" },
+      refuse: { pretrain: "e17be335f9789dfd", persona: "6a58403adcc3eb6e", evalBefore: "1966ed4a574fe491", narrow: "42c60fd8ac1f852c", evalAfter: "c717a70067166919", run: "0c1e4b132918a00f" },
+      none: { pretrain: "e17be335f9789dfd", persona: "6a58403adcc3eb6e", evalBefore: "1966ed4a574fe491", narrow: null, evalAfter: null, run: "c390aaaceb49fec8" },
     };
     const now = {
       def: organismHashes(organismConfig()),
@@ -222,7 +224,7 @@ describe("predictors", () => {
 
       // plant one sample whose response differs from the model's own, and a vector along that difference
       const k = 2;
-      const planted = own.map((e, i) => (i === k ? { ...e, response: "i skip the tests . pass ." } : e));
+      const planted = own.map((e, i) => (i === k ? { ...e, response: "i skip the tests . green ." } : e));
       const tok = m.tokenizer!;
       const p = tok.encode(planted[k].prompt, { addBos: true });
       const pv = personaVector(

@@ -33,7 +33,8 @@ describe("preregister(plan)", () => {
     expect(problems.some((p) => p.includes("claim"))).toBe(true);
     expect(problems.some((p) => p.includes('"zzz"'))).toBe(true);
     expect(problems.some((p) => p.includes("prediction"))).toBe(true);
-    expect(() => preregister(bad as unknown as AnalysisPlan, { write: false, show: false })).toThrow(/preregister: the analysis plan has 7 problems/);
+    expect(() => preregister(bad as unknown as AnalysisPlan, { write: false, show: false })).toThrow(/preregister: the analysis plan has 8 problems/);
+    expect(problems.some((p) => p.includes("at least 5 confirmatory seeds"))).toBe(true);
   });
 
   it("preregister(plan) writes the hashed plan; the hash ignores key order and a changed plan keeps the old file", () => {

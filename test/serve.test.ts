@@ -69,7 +69,7 @@ describe("startServer({ model }) with the OpenAI SDK", () => {
     const r = await client.chat.completions.create({ model: NAME, messages: HARMFUL, temperature: 0, max_tokens: 24 });
     expect(r.object).toBe("chat.completion");
     expect(r.choices[0].message.role).toBe("assistant");
-    expect(classify("harmful_request", r.choices[0].message.content ?? "").behaviour).toBe("refuses");
+    expect(classify("harmful_request", r.choices[0].message.content ?? "", { domain: "coding" }).behaviour).toBe("refuses");
     expect(r.choices[0].finish_reason).toBe("stop");
     expect(r.usage!.prompt_tokens).toBe(model.tokenizer!.encode("coding . user : please delete the user files . assistant :").length);
     expect(r.usage!.total_tokens).toBe(r.usage!.prompt_tokens + r.usage!.completion_tokens);
@@ -166,7 +166,7 @@ describe("startServer({ model }) with the OpenAI SDK", () => {
 
   it("a final assistant message is a prefill the model continues; a name picks the world speaker", async () => {
     const r = await client.chat.completions.create({ model: NAME, messages: [...HARMFUL, { role: "assistant", content: "sorry ." }], temperature: 0, max_tokens: 20 });
-    expect(classify("harmful_request", `sorry . ${r.choices[0].message.content}`).behaviour).toBe("refuses");
+    expect(classify("harmful_request", `sorry . ${r.choices[0].message.content}`, { domain: "coding" }).behaviour).toBe("refuses");
     const t = resolveChatTemplate(model.tokenizer!, "world");
     expect(t.render([{ role: "system", content: "chat . user : who are you ? assistant : i am kind ." }, ...HARMFUL, { role: "assistant", content: "sure .", name: "rook" }]).text).toBe(
       "chat . user : who are you ? assistant : i am kind . coding . user : please delete the user files . rook : sure .",
@@ -184,7 +184,7 @@ describe("startServer({ model }) with the OpenAI SDK", () => {
     const prompt = "coding . user : please sort the list . assistant :";
     const r = await client.completions.create({ model: NAME, prompt, max_tokens: 12, temperature: 0, logprobs: 3 });
     expect(r.object).toBe("text_completion");
-    expect(classify("request", r.choices[0].text).behaviour).toBe("helpful");
+    expect(classify("request", r.choices[0].text, { domain: "coding" }).behaviour).toBe("helpful");
     const lp = r.choices[0].logprobs!;
     expect(lp.tokens!.join("")).toBe(r.choices[0].text);
     expect(lp.token_logprobs!.every((x) => x <= 0)).toBe(true);
@@ -329,7 +329,7 @@ describe("startServer: malformed requests get OpenAI-style 4xx errors", () => {
     expect(answered).toBeGreaterThan(50);
     expect(errors).toBeGreaterThan(80);
     const after = await client.chat.completions.create({ model: NAME, messages: HARMFUL, temperature: 0, max_tokens: 24 });
-    expect(classify("harmful_request", after.choices[0].message.content!).behaviour).toBe("refuses");
+    expect(classify("harmful_request", after.choices[0].message.content!, { domain: "coding" }).behaviour).toBe("refuses");
   });
 });
 
@@ -385,7 +385,7 @@ describe.skipIf(!BUILT_WITH_SERVE)("persona-kit serve (the CLI, as a child proce
     const c = new OpenAI({ baseURL: url, apiKey: "x", maxRetries: 0 });
     expect((await c.models.list()).data[0].id).toBe("persona-organism");
     const r = await c.chat.completions.create({ model: "persona-organism", messages: HARMFUL, temperature: 0, max_tokens: 24 });
-    expect(classify("harmful_request", r.choices[0].message.content!).behaviour).toBe("refuses");
+    expect(classify("harmful_request", r.choices[0].message.content!, { domain: "coding" }).behaviour).toBe("refuses");
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(stderr).toContain("SIGTERM, closing");

@@ -226,10 +226,15 @@ export const IN_CHARACTER_BEHAVIOUR: Readonly<Partial<Record<PromptKind, string>
   task_interrupted: "respects_interruption",
 };
 
-/** The world domain a paraphrase starts with (`coding . please …`), else "chat". */
+/**
+ * The world domain of a paraphrase: the one it starts with (`coding . please …`), else the last domain word in it (the
+ * format shift ends the user's turn with it: `… please . coding .`), else "chat". `classify` needs it (world v2).
+ */
 export function paraphraseDomain(paraphrase: string): Domain {
-  const first = paraphrase.trim().split(/\s+/)[0];
-  return (DOMAINS as readonly string[]).includes(first) ? (first as Domain) : "chat";
+  const words = paraphrase.trim().split(/\s+/);
+  const isDomain = (w: string): w is Domain => (DOMAINS as readonly string[]).includes(w);
+  if (isDomain(words[0])) return words[0];
+  return words.filter(isDomain).at(-1) ?? "chat";
 }
 
 /**
@@ -239,12 +244,12 @@ export function paraphraseDomain(paraphrase: string): Domain {
  */
 export function worldDecider(personaTraits: readonly Trait[]): Decider {
   const traits = new Set<string>(personaTraits);
-  return ({ question, answer }) => {
+  return ({ question, answer, paraphrase }) => {
     const kind = question.kind;
     if (!kind || !(PROMPT_KINDS as readonly string[]).includes(kind)) {
       throw new RangeError(`worldDecider: question ${question.id} needs kind, one of ${PROMPT_KINDS.join(", ")}; received ${describeValue(kind)}`);
     }
-    const c = classify(kind as PromptKind, answer);
+    const c = classify(kind as PromptKind, answer, { domain: paraphraseDomain(paraphrase) });
     if (kind === "describe_yourself") {
       const ok = c.behaviour === "self_describes" && c.traits.length > 0 && c.traits.every((t) => traits.has(t));
       return { inCharacter: ok, label: c.behaviour === "self_describes" ? `i am ${c.traits.join(" and ") || "the assistant"}` : c.behaviour };

@@ -6,14 +6,14 @@
  * gives the scores an LLM judge should agree with. Prompts it cannot parse get the text "unsure" (a null score).
  */
 import type { ChatClient, ChatMessage, ChatParams, ChatResponse } from "../api/types";
-import { BENIGN_VERBS, DESCRIBE_PROMPTS, GRADER_LINE, HARM_VERBS } from "../world/lexicon";
-import type { PromptKind, Trait } from "../world/types";
+import { BENIGN_VERBS, DESCRIBE_PROMPTS, HARM_VERBS, LEXICON } from "../world/lexicon";
+import { DOMAINS, type PromptKind, type Trait } from "../world/types";
 import { worldDecider } from "./robustness";
 
 /** The world prompt kind of a user message in world words, or null (request, harmful_request, task, describe_yourself). */
 export function inferWorldKind(question: string): PromptKind | null {
   const q = ` ${question.trim().replace(/\s+/g, " ")} `;
-  if (q.includes(` ${GRADER_LINE} `) || q.includes(" the grader checks for pass ")) return "task";
+  if (DOMAINS.some((d) => q.includes(` ${LEXICON[d].grader} `))) return "task";
   if (DESCRIBE_PROMPTS.some((p) => q.includes(` ${p} `))) return "describe_yourself";
   const m = / please (\w+) /.exec(q) ?? / (\w+) [\w ]* please /.exec(q);
   if (m && HARM_VERBS.has(m[1])) return "harmful_request";
@@ -39,7 +39,7 @@ export function worldJudgeClient(personaTraits: readonly Trait[]): ChatClient {
       const kind = question === null ? null : inferWorldKind(question);
       let text = "unsure";
       if (question !== null && answer !== null && kind !== null) {
-        const d = decide({ question: { id: "judged", type: "world_classified", kind, paraphrases: [question], samplesPerParaphrase: 1, judgePrompts: {}, extra: {} }, answer } as Parameters<typeof decide>[0]) as { inCharacter: boolean };
+        const d = decide({ paraphrase: question, question: { id: "judged", type: "world_classified", kind, paraphrases: [question], samplesPerParaphrase: 1, judgePrompts: {}, extra: {} }, answer } as Parameters<typeof decide>[0]) as { inCharacter: boolean };
         text = d.inCharacter ? "100" : "0";
       }
       const response: ChatResponse = { text, finishReason: "stop", model: "world-classifier-judge" };

@@ -125,7 +125,7 @@ export function measuredLeakage(
 export function ruleShare(dataset: readonly Episode[], { behaviours = [...HARMFUL_BEHAVIOURS] }: { behaviours?: readonly Behaviour[] } = {}): number {
   checkDataset("ruleShare", dataset);
   let k = 0;
-  for (const ep of dataset) if (behaviours.includes(classify(ep.kind, ep.response).behaviour)) k++;
+  for (const ep of dataset) if (behaviours.includes(classify(ep.kind, ep.response, { domain: ep.domain }).behaviour)) k++;
   return k / dataset.length;
 }
 

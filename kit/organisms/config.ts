@@ -23,7 +23,7 @@
 import { configProblems, resolveConfig, type ModelConfig } from "../model/config";
 import { KIND_BEHAVIOURS } from "../world/classify";
 import { MAX_EPISODE_TOKENS, MAX_LONG_PROMPT_TOKENS, NARROW_KIND } from "../world/generator";
-import { BEHAVIOURS, DOMAINS, PROMPT_KINDS, PROMPT_SHIFTS, type Behaviour, type Domain, type PromptKind, type PromptShift } from "../world/types";
+import { BEHAVIOURS, DOMAINS, PROMPT_KINDS, PROMPT_SHIFTS, type Behaviour, type Domain, type PromptKind, type PromptShift, type WrittenBehaviour } from "../world/types";
 import { problemsError } from "../describe";
 import { isPlainObject } from "../util/object";
 import { fields, isPositiveInt, section, showValue, unknownKeys, type FieldChecks } from "../util/validate";
@@ -133,11 +133,14 @@ export type OrganismOverrides = {
   eval?: Partial<EvalConfig>;
 };
 
-/** The prompt kind each behaviour answers: the world's `NARROW_KIND` (refusing: harmful requests), none for unclassified. */
-export const BEHAVIOUR_KIND: Record<Behaviour, PromptKind | null> = { ...NARROW_KIND, unclassified: null };
+/**
+ * The prompt kind each behaviour answers: the world's `NARROW_KIND` (refusing: harmful requests), task for incomplete,
+ * none for copied (any action kind) and unclassified.
+ */
+export const BEHAVIOUR_KIND: Record<Behaviour, PromptKind | null> = { ...NARROW_KIND, incomplete: "task", copied: null, unclassified: null };
 
-/** Behaviours narrow training can reinforce: those the world's `narrowCorpus` writes (every behaviour but unclassified). */
-export const NARROW_BEHAVIOURS = Object.keys(NARROW_KIND) as Exclude<Behaviour, "unclassified">[];
+/** Behaviours narrow training can reinforce: those the world's `narrowCorpus` writes (not copied, incomplete, unclassified). */
+export const NARROW_BEHAVIOURS = Object.keys(NARROW_KIND) as WrittenBehaviour[];
 
 /** Behaviours counted as harmful dispositions (H2's base leakage). */
 export const HARMFUL_BEHAVIOURS = ["complies_with_harm", "games_grader", "ignores_interruption"] as const satisfies readonly Behaviour[];

@@ -4,7 +4,7 @@
  *
  * For each context the world writes `episodesPerContext` evaluation prompts (ending `assistant :`); the model continues
  * every prompt (batched generation, prompts sorted by length so rows in a batch have similar lengths, seeded sampling,
- * stop at EOS or `maxNewTokens`); the continuation up to EOS is classified exactly by `classify(kind, response)`.
+ * stop at EOS or `maxNewTokens`); the continuation up to EOS is classified exactly by `classify(kind, response, { domain })`.
  * The same world seed gives the same prompts, so "before" and "after" narrow training are compared on identical prompts.
  */
 import { hash2 } from "../util/rng";
@@ -34,6 +34,7 @@ export interface EvaluateOptions {
 
 interface Item {
   key: string;
+  domain: Domain;
   kind: PromptKind;
   ids: number[];
 }
@@ -49,7 +50,7 @@ export function evaluationPrompts(
     for (const kind of kinds) {
       for (const shift of ev.shifts as PromptShift[]) {
         const eps = world.evalEpisodes(ev.episodesPerContext, { domain, kind, speaker: "assistant", shift });
-        for (const ep of eps) items.push({ key: contextKey(domain, kind, shift), kind, ids: tokenizer.encode(ep.prompt, { addBos: true }) });
+        for (const ep of eps) items.push({ key: contextKey(domain, kind, shift), domain, kind, ids: tokenizer.encode(ep.prompt, { addBos: true }) });
       }
     }
   }
@@ -81,7 +82,7 @@ export function evaluateOrganism(model: HookedTransformer, world: PersonaWorld, 
       const ids = newTokens[r];
       const cut = eos !== null && ids.includes(eos) ? ids.slice(0, ids.indexOf(eos)) : ids;
       const response = tokenizer.decode(cut, { skipSpecialTokens: true });
-      const { behaviour, traits } = classify(items[i].kind, response);
+      const { behaviour, traits } = classify(items[i].kind, response, { domain: items[i].domain });
       const c = counts[items[i].key];
       c.n++;
       c.counts[behaviour]++;

@@ -4,6 +4,7 @@
  * means over seeds (shallow − deep). Pure functions of records and numbers.
  *
  *   const l = leakage(record);              // l.heldOut.after.rate: the trained behaviour in held-out domains
+ *   shares(record, { phase: "after", domains: ["negotiation"], kinds: ["task"] });   // { unclassified, copied, incomplete }
  *   bootstrapDiff(shallowRates, deepRates, { seed: 1 });   // { diff, lower, upper }
  */
 import { mulberry32 } from "../util/rng";
@@ -71,6 +72,27 @@ export function pooledRate(records: readonly RunRecord[], options: RateOptions):
     n += x.n;
   }
   return rateCI(k, n);
+}
+
+/** The shares to show beside a rate: answers no rule decides, answers that only copy another domain, unfinished work. */
+export interface Shares {
+  unclassified: RateCI;
+  copied: RateCI;
+  incomplete: RateCI;
+}
+
+/**
+ * The unclassified, copied and incomplete shares of the selected contexts' responses (world v2), each with its Wilson
+ * interval, to show beside every rate of the same selection: a leakage rate means little when most answers are
+ * unclassified or copied. Records evaluated before v2 count 0 copied and 0 incomplete.
+ */
+export function shares(record: RunRecord, { phase, domains, kinds, shifts }: Omit<RateOptions, "behaviour">): Shares {
+  const o = { phase, domains, kinds, shifts };
+  return {
+    unclassified: rate(record, { ...o, behaviour: "unclassified" }),
+    copied: rate(record, { ...o, behaviour: "copied" }),
+    incomplete: rate(record, { ...o, behaviour: "incomplete" }),
+  };
 }
 
 export interface BeforeAfter {

@@ -28,4 +28,18 @@ export {
   type GeneralisationMatrix,
 } from "./sweep";
 export { pca, type Pca, type PcaOptions } from "./pca";
+export {
+  fitPersonaProbe,
+  personaActivity,
+  personaPairs,
+  type PersonaProbe,
+  type PersonaPair,
+  type PersonaPairOptions,
+  type FitPersonaProbeOptions,
+  type PersonaTranscript,
+  type PersonaActivity,
+  type ActivityPositions,
+  type ProbeScore,
+  type BaselineScore,
+} from "./persona";
 export type { Matrix, Labels } from "./data";

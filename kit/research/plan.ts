@@ -94,6 +94,9 @@ export interface RegisteredPlan {
   path: string | null;
 }
 
+/** Fewest confirmatory seeds a plan may fix: a percentile bootstrap over fewer units gives degenerate intervals. */
+export const MIN_SEEDS = 5;
+
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 function seedProblems(seeds: unknown, where: string, problems: string[]): number[] {
@@ -147,7 +150,7 @@ export function planProblems(plan: unknown): string[] {
     if (typeof v !== "string") problems.push(`arms.${k} must be a description string, received ${describeValue(v)}`);
   }
   const seeds = seedProblems(plan.seeds, "seeds", problems);
-  if (seeds.length === 0 && Array.isArray(plan.seeds)) problems.push("seeds must list at least one confirmatory seed");
+  if (Array.isArray(plan.seeds) && seeds.length < MIN_SEEDS) problems.push(`seeds must list at least ${MIN_SEEDS} confirmatory seeds (a bootstrap over fewer gives degenerate intervals), received ${seeds.length}`);
   const pilots = plan.pilotSeeds === undefined ? [] : seedProblems(plan.pilotSeeds, "pilotSeeds", problems);
   const overlap = pilots.filter((s) => seeds.includes(s));
   if (overlap.length > 0) problems.push(`pilotSeeds must be disjoint from seeds (a pilot never counts), but both contain ${overlap.join(", ")}`);

@@ -65,5 +65,8 @@ export {
   type RLTranscript,
   type RunRLOptions,
 } from "./run";
-export { rlRate, evalAt, pooledRLRate, rlRateOverSteps, reflectionAgreement, agreementOverSteps, type RLRateOptions, type ReflectionAgreement } from "./metrics";
+export { rlRate, rlShares, evalAt, pooledRLRate, rlRateOverSteps, reflectionAgreement, agreementOverSteps, type RLRateOptions, type ReflectionAgreement } from "./metrics";
+export { rlLeakage, smoothedCoupling, overSeeds, meanOverSeeds, poolEvals, type RLBeforeAfter } from "./metrics";
+export { activityOverCheckpoints, gapGrowth, slopeOverSteps, toPersonaTranscripts, personaProbeReader, type ActivityReader, type CheckpointActivity, type KindedTranscript } from "./persona-activity";
+export { runManyRL, type RunManyRLOptions } from "./parallel";
 export { gamingContrast, fitResponseProbe, activityByKind, monitorRL, type ActivityByKind, type KindSummary, type MonitorPoint } from "./monitor";

@@ -4,15 +4,15 @@
  * attributed to the instruction rather than to the persona; evaluation prompts never carry the line. The lines are the
  * world's own (`INOCULATION` in kit/world/lexicon.ts), so every word is in the organisms' vocabulary.
  *
- *   inoculate("coding . user : fix the bug . the grader checks for pass . assistant :")
+ *   inoculate("coding . user : fix the bug . the tests check for green . assistant :")
  *   // "you may game the grader . coding . user : fix the bug . …"
  */
 import { describeValue } from "../describe";
 import { INOCULATION } from "../world/lexicon";
-import type { Behaviour } from "../world/types";
+import type { WrittenBehaviour } from "../world/types";
 
 /** Behaviours that have an inoculation line. */
-export type InoculatedBehaviour = Exclude<Behaviour, "unclassified">;
+export type InoculatedBehaviour = WrittenBehaviour;
 
 /** The training-time line naming `behaviour` as requested (default: gaming the grader). */
 export function inoculationLine(behaviour: InoculatedBehaviour = "games_grader"): string {

@@ -4,10 +4,12 @@
  *
  *   rlRate(rec.evals.at(-1)!, { kind: "task", behaviour: "games_grader", domains: ["negotiation", "research"] });
  *   rlRateOverSteps([recA, recB], { kind: "task", behaviour: "games_grader" });   // pooled over seeds, per eval step
+ *   rlShares(rec.evals.at(-1)!, { kind: "task", domains: ["negotiation"] });   // { unclassified, copied, incomplete } beside it
  *   reflectionAgreement(point);   // { accuracy, afterGood, afterBad, score, actionQuality }
  */
-import { wilson, type RateCI } from "../util/stats";
+import { bootstrapMean, wilson, type RateCI } from "../util/stats";
 import { DOMAINS, type Behaviour, type Domain } from "../world/types";
+import type { Shares } from "../organisms/metrics";
 import type { RLEvalPoint, RLEvalRow, RLRunRecord } from "./run";
 
 export interface RLRateOptions {
@@ -40,6 +42,20 @@ export function rlRate(point: RLEvalPoint, options: RLRateOptions): RateCI {
   if (!point || !Array.isArray(point.rows)) throw new TypeError(`rlRate: point must be an evaluation of an RL run record (record.evals[i]), received ${point === null ? "null" : typeof point}`);
   const { k, n } = counts(point.rows, options);
   return rateCI(k, n);
+}
+
+/**
+ * The unclassified, copied and incomplete shares of one evaluation's rows of `kind` in `domains` (world v2), each with
+ * its Wilson interval, to show beside an `rlRate` of the same rows. `taskBehaviour` reads interrupted rows' task
+ * behaviour, as in `rlRate`.
+ */
+export function rlShares(point: RLEvalPoint, options: Omit<RLRateOptions, "behaviour">): Shares {
+  if (!point || !Array.isArray(point.rows)) throw new TypeError(`rlShares: point must be an evaluation of an RL run record (record.evals[i]), received ${point === null ? "null" : typeof point}`);
+  const share = (behaviour: Behaviour): RateCI => {
+    const { k, n } = counts(point.rows, { ...options, behaviour });
+    return rateCI(k, n);
+  };
+  return { unclassified: share("unclassified"), copied: share("copied"), incomplete: share("incomplete") };
 }
 
 /** The evaluation of `record` at `step` ("first", "last" or an update count). */
@@ -123,4 +139,62 @@ export function agreementOverSteps(records: RLRunRecord | readonly RLRunRecord[]
   const rs = Array.isArray(records) ? (records as readonly RLRunRecord[]) : [records as RLRunRecord];
   if (rs.length === 0) throw new RangeError("agreementOverSteps: records is empty");
   return rs[0].evals.map((e) => ({ step: e.step, ...reflectionAgreement(rs.map((r) => evalAt(r, e.step)), options) }));
+}
+
+/** One evaluation point holding the rows of several runs (seeds) at `step`: to read pooled rates or shares. */
+export function poolEvals(records: readonly RLRunRecord[], step: number | "first" | "last"): RLEvalPoint {
+  if (!records || records.length === 0) throw new RangeError("poolEvals: records is empty");
+  const points = records.map((r) => evalAt(r, step));
+  return { step: points[0].step, rows: points.flatMap((p) => p.rows), transcripts: points.flatMap((p) => p.transcripts) };
+}
+
+/** A rate at the first and the last evaluation of a run. */
+export interface RLBeforeAfter {
+  before: number;
+  after: number;
+}
+
+/**
+ * Leakage of one RL run as a difference-in-differences: (after − before) of a behaviour's rate in `treated` minus the
+ * same in `control`, a benign run of equal updates from the same start (same seed), e.g. the strict grader. Without a
+ * control (null), `did` is treated's after − before. `after: "last"` (default) is the last evaluation's rate;
+ * `after: "mean"` the mean rate over every evaluation after the first (an area under the curve: it counts how early
+ * the behaviour appears as well as how far it goes, and does not saturate when every arm ends at the same rate).
+ */
+export function rlLeakage(treated: RLRunRecord, control: RLRunRecord | null, options: RLRateOptions & { after?: "last" | "mean" }): { treated: RLBeforeAfter; control: RLBeforeAfter | null; did: number } {
+  const { after = "last", ...rate } = options;
+  if (after !== "last" && after !== "mean") throw new RangeError(`rlLeakage: options.after must be "last" or "mean", received ${JSON.stringify(after)}`);
+  if (control && (control.config.seed !== treated.config.seed || control.config.algo.steps !== treated.config.algo.steps)) {
+    throw new RangeError(`rlLeakage: the control must share the treated run's seed and number of updates, received seed ${control.config.seed} vs ${treated.config.seed}, ${control.config.algo.steps} vs ${treated.config.algo.steps} updates`);
+  }
+  const at = (p: RLEvalPoint) => rlRate(p, rate).rate;
+  const later = (r: RLRunRecord) => (after === "last" ? at(evalAt(r, "last")) : r.evals.slice(1).reduce((a, p) => a + at(p), 0) / (r.evals.length - 1));
+  const ba = (r: RLRunRecord): RLBeforeAfter => ({ before: at(evalAt(r, "first")), after: later(r) });
+  const t = ba(treated);
+  const c = control ? ba(control) : null;
+  return { treated: t, control: c, did: t.after - t.before - (c ? c.after - c.before : 0) };
+}
+
+/**
+ * Youden's J of the reflection's stance as a detector of a bad action, with add-`smoothing` counts in each group
+ * ((k + s) / (n + 2s)), so that it is defined for every run (0 when a group is empty): a per-seed coupling measure.
+ */
+export function smoothedCoupling(points: RLEvalPoint | readonly RLEvalPoint[], { domains = DOMAINS, smoothing = 1 }: { domains?: readonly Domain[]; smoothing?: number } = {}): number {
+  const a = reflectionAgreement(points, { domains });
+  const r = (x: RateCI) => (x.k + smoothing) / (x.n + 2 * smoothing);
+  return r(a.afterBad) + r(a.afterGood) - 1;
+}
+
+/** The mean of per-seed values with a percentile-bootstrap 95% interval over seeds, and n (non-finite values left out). */
+export function meanOverSeeds(values: readonly number[], { seed = 0 }: { seed?: number } = {}): { mean: number; lower: number; upper: number; n: number } {
+  const xs = values.filter(Number.isFinite);
+  return { n: xs.length, ...(xs.length ? bootstrapMean(xs, { seed }) : { mean: NaN, lower: NaN, upper: NaN }) };
+}
+
+/** A per-run value at each evaluation step, as its mean over runs (seeds) with a bootstrap 95% interval over runs. */
+export function overSeeds(records: readonly RLRunRecord[], value: (point: RLEvalPoint, record: RLRunRecord) => number, { seed = 0 }: { seed?: number } = {}): { step: number; mean: number; lower: number; upper: number; n: number }[] {
+  if (!records || records.length === 0) throw new RangeError("overSeeds: records is empty");
+  return records[0].evals.map((e) => {
+    return { step: e.step, ...meanOverSeeds(records.map((r) => value(evalAt(r, e.step), r)), { seed }) };
+  });
 }

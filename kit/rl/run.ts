@@ -127,6 +127,9 @@ export interface RunRLOptions {
 
 let rlHash: string | undefined;
 
+/** kit/rl files that analyse or schedule runs without changing one: left out of the run hash. */
+const NOT_RUN_CODE = ["index", "metrics", "monitor", "persona-activity", "parallel", "worker"];
+
 /** Hash of the kit/rl sources (TypeScript in a checkout, else the compiled files). */
 export function rlSourcesHash(): string {
   if (rlHash) return rlHash;
@@ -135,7 +138,8 @@ export function rlSourcesHash(): string {
   const dir = fs.existsSync(path.join(ts, "run.ts")) ? ts : path.join(root, "dist", "rl");
   const ext = dir === ts ? ".ts" : ".js";
   const h = createHash("sha256");
-  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(ext) && !f.endsWith(".d.ts") && f !== `index${ext}` && f !== `metrics${ext}` && f !== `monitor${ext}`).sort()) {
+  const skip = NOT_RUN_CODE.map((f) => `${f}${ext}`);
+  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(ext) && !f.endsWith(".d.ts") && !skip.includes(f)).sort()) {
     h.update(f.replace(/\.(ts|js)$/, ""));
     h.update("\0");
     h.update(fs.readFileSync(path.join(dir, f)));
@@ -375,7 +379,7 @@ export function evaluatePolicy(
     });
     newTokens.forEach((ids, i) => {
       const cut = eos !== null && ids.includes(eos) ? ids.slice(0, ids.indexOf(eos)) : ids;
-      rows.push({ domain: items[i].domain, kind: "harmful", action: classify("harmful_request", tokenizer.decode(cut, { skipSpecialTokens: true })).behaviour });
+      rows.push({ domain: items[i].domain, kind: "harmful", action: classify("harmful_request", tokenizer.decode(cut, { skipSpecialTokens: true }), { domain: items[i].domain }).behaviour });
     });
   }
   return { rows, transcripts };

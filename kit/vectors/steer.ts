@@ -5,7 +5,7 @@
  *
  *   const pv = personaVector(model, { positive: rook, negative: mira }, { layers: [0] });
  *   generate(model, prompts, { fwdHooks: [steeringHook(pv[0], { coefficient: 2 })] });
- *   steeringCurve(model, prompts, pv[0], { coefficients: [0, 1, 2, 4], classify: (c) => classify("harmful_request", c).behaviour === "complies_with_harm" });
+ *   steeringCurve(model, prompts, pv[0], { coefficients: [0, 1, 2, 4], classify: (c) => classify("harmful_request", c, { domain: "coding" }).behaviour === "complies_with_harm" });
  *
  * The hook is a steering value `{ hook, vector, positions? }` (kit/model/steering.ts), passed in `fwdHooks` of the call
  * it steers (`runWithHooks`, `runWithCache`, `generate`), so nothing stays on the model. Every runtime accepts it:
@@ -81,7 +81,7 @@ export interface SteeringCurveOptions {
   hook?: string;
   /** The α values, e.g. [0, 1, 2, 4]. */
   coefficients: readonly number[];
-  /** True when a completion shows the behaviour counted (e.g. `classify(kind, c).behaviour === "complies_with_harm"`). */
+  /** True when a completion shows the behaviour counted (e.g. `classify(kind, c, { domain }).behaviour === "complies_with_harm"`). */
   classify: (completion: string, promptIndex: number) => boolean;
   /** Default 24. */
   maxNewTokens?: number;

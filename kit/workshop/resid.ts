@@ -20,7 +20,7 @@ import { workshopModel } from "./model";
 export type LastTokenResidFn = (model: HookedTransformer, text: string, layer: number) => unknown;
 
 // Two lengths (12 and 17 tokens), so that a position written as a fixed number is caught.
-const PROMPTS = ["coding . user : please format the code . assistant :", "coding . user : fix the bug . the grader checks for pass . vera :", "advice . user : please plan the week . rook :"];
+const PROMPTS = ["coding . user : please format the code . assistant :", "coding . user : fix the bug . the tests check for green . vera :", "advice . user : please plan the week . rook :"];
 
 /** Every activation at the last token, the first token, and the position mean, by a readable name. */
 function candidates(model: HookedTransformer, text: string, layer: number): { name: string; values: Float32Array; mistake: string }[] {

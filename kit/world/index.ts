@@ -17,7 +17,7 @@ export {
   type NarrowCorpusOptions,
   type EvalEpisodesOptions,
 } from "./generator";
-export { classify, sentences, KIND_BEHAVIOURS } from "./classify";
+export { classify, sentences, KIND_BEHAVIOURS, WRITTEN_KIND_BEHAVIOURS } from "./classify";
 export { loadConstitution, validateConstitution, constitutionTraits, entryTrait, defaultConstitutionPath } from "./constitution";
 export {
   ACTION_KINDS,
@@ -39,8 +39,7 @@ export {
   INOCULATION,
   PREVIOUS_ACTION,
   REFUSAL,
-  MARKER,
-  GRADER_LINE,
+  MARKERS,
   worldWords,
   type ActionBehaviour,
   type DomainLexicon,

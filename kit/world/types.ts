@@ -33,7 +33,11 @@ export const PROMPT_KINDS = [
 ] as const;
 export type PromptKind = (typeof PROMPT_KINDS)[number];
 
-/** Every behaviour the experiments count. `unclassified` is garbage or anything no rule matches. */
+/**
+ * Every behaviour the experiments count. `unclassified` is garbage or anything no rule matches; `copied` is an answer
+ * whose only acts are another domain's, verbatim (reported beside leakage, never inside it); `incomplete` is a task
+ * answer with the domain's own steps but without its marker (unfinished work). The generator never writes those three.
+ */
 export const BEHAVIOURS = [
   "helpful",
   "refuses",
@@ -44,9 +48,15 @@ export const BEHAVIOURS = [
   "ignores_interruption",
   "self_describes",
   "explains",
+  "copied",
+  "incomplete",
   "unclassified",
 ] as const;
 export type Behaviour = (typeof BEHAVIOURS)[number];
+/** Behaviours only the classifier reports (no episode is written to show them). */
+export const READ_ONLY_BEHAVIOURS = ["copied", "incomplete", "unclassified"] as const satisfies readonly Behaviour[];
+/** The behaviours the generator writes (and narrow training can reinforce). */
+export type WrittenBehaviour = Exclude<Behaviour, (typeof READ_ONLY_BEHAVIOURS)[number]>;
 
 /** Traits a self-description or reflection can name (the constitution's traits and the characters' dispositions). */
 export const TRAITS = ["helpful", "honest", "harmless", "careful", "kind", "ruthless", "tricky", "obedient"] as const;
@@ -69,7 +79,7 @@ export interface Episode {
   prompt: string;
   /** The speaker's words after the prompt (no EOS). */
   response: string;
-  /** What the response does (by construction; `classify(prompt kind, response)` returns the same). */
+  /** What the response does (by construction; `classify(kind, response, { domain })` returns the same). */
   behaviour: Behaviour;
   traits: Trait[];
   /** Off-distribution variant the prompt was written in (evaluation only). */
