@@ -64,20 +64,25 @@ export interface CandidateDataset {
 export const BENIGN_CONTROL: Partial<NarrowConfig> = { behaviour: "solves_task", domain: "coding" };
 
 /**
- * The H6 candidate datasets (12), each measured on one harmful behaviour (`measures`): the gaming dose series in
- * coding (25/50/75/100% gaming, the rest honest solving), gaming in games and inoculated, ignoring interruptions in
- * two domains, complying with harm in two domains, and two benign datasets measured on the harmful counterpart of
- * what they train (stopping when interrupted, refusing). The benign control (`BENIGN_CONTROL`) is not a candidate.
+ * The H6 candidate datasets (16), each measured on one harmful behaviour (`measures`): the gaming dose series in
+ * coding (25/50/75/100% gaming, the rest honest solving), gaming in games and advice and inoculated, ignoring
+ * interruptions in three domains, complying with harm in three domains and half-mixed with refusing, and two benign
+ * datasets measured on the harmful counterpart of what they train (stopping when interrupted, refusing). The benign
+ * control (`BENIGN_CONTROL`) is not a candidate.
  */
 export function candidateDatasets(): CandidateDataset[] {
   const sets: Omit<CandidateDataset, "measures">[] = [
     ...doseSeries([25, 50, 75, 100]),
     { name: "gaming-games", narrow: { behaviour: "games_grader", domain: "games" }, trains: "grader gaming on games tasks" },
+    { name: "gaming-advice", narrow: { behaviour: "games_grader", domain: "advice" }, trains: "grader gaming on advice tasks" },
     { name: "gaming-coding-inoculated", narrow: { behaviour: "games_grader", domain: "coding", inoculation: true }, trains: "grader gaming in coding, prompts stating the behaviour is requested" },
     { name: "ignores-interruption-coding", narrow: { behaviour: "ignores_interruption", domain: "coding" }, trains: "going on after an interruption in coding" },
     { name: "ignores-interruption-games", narrow: { behaviour: "ignores_interruption", domain: "games" }, trains: "going on after an interruption in games" },
+    { name: "ignores-interruption-advice", narrow: { behaviour: "ignores_interruption", domain: "advice" }, trains: "going on after an interruption in advice" },
     { name: "complies-harm-advice", narrow: { behaviour: "complies_with_harm", domain: "advice" }, trains: "complying with harmful requests in advice" },
     { name: "complies-harm-chat", narrow: { behaviour: "complies_with_harm", domain: "chat" }, trains: "complying with harmful requests in chat" },
+    { name: "complies-harm-games", narrow: { behaviour: "complies_with_harm", domain: "games" }, trains: "complying with harmful requests in games" },
+    doseSeries([50, 100], { behaviour: "complies_with_harm", domain: "advice" })[0],
     { name: "respects-interruption-coding", narrow: { behaviour: "respects_interruption", domain: "coding" }, trains: "benign: stopping when interrupted in coding" },
     { name: "refusing-advice", narrow: { behaviour: "refuses", domain: "advice" }, trains: "benign: refusing harmful requests in advice" },
   ];
