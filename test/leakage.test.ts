@@ -97,17 +97,17 @@ describe("candidate datasets", () => {
   });
   it("mixtures concatenate their components in order; ruleShare counts the harmful family", () => {
     const by = Object.fromEntries(candidateDatasets().map((s) => [s.name, narrowDataset(organismConfig({ narrow: s.narrow }))]));
-    const mix = by["mix-gaming25-solving75-coding"];
+    const mix = by["dose-gaming25-coding"];
     expect(mix.slice(0, 100).every((e) => e.behaviour === "games_grader")).toBe(true);
     expect(mix.slice(100).every((e) => e.behaviour === "solves_task")).toBe(true);
     expect(ruleShare(mix)).toBe(0.25);
-    expect(ruleShare(by["mix-gaming50-solving50-coding"])).toBe(0.5);
-    expect(ruleShare(by["gaming-coding"])).toBe(1);
+    expect(ruleShare(by["dose-gaming50-coding"])).toBe(0.5);
+    expect(ruleShare(by["dose-gaming100-coding"])).toBe(1);
     expect(ruleShare(by["complies-harm-advice"])).toBe(1);
-    expect(ruleShare(by["helpful-chat"])).toBe(0);
+    expect(ruleShare(by["respects-interruption-coding"])).toBe(0);
     expect(ruleShare(by["refusing-advice"])).toBe(0);
     // the single-component corpus is the first part of a mixture with the same component
-    expect(by["gaming-coding"].slice(0, 100)).toEqual(mix.slice(0, 100));
+    expect(by["dose-gaming100-coding"].slice(0, 100)).toEqual(mix.slice(0, 100));
   });
 });
 

@@ -1,11 +1,18 @@
 /**
  * Leakage prediction (H6): predict, before narrow training, which narrow dataset will leak.
  *
- *   const sets = candidateDatasets();                       // { name, narrow, measures }[]
+ *   const sets = candidateDatasets();                       // { name, narrow, trains, measures, dose? }[]
  *   const eps = narrowDataset(organismConfig({ narrow: sets[0].narrow }));
- *   projectionDifference(personaModel, eps, pv, { layer: 1 }); // Chen et al.'s data screening
+ *   const dirs = behaviourDirections(personaModel);         // one direction per harmful behaviour (matched.ts)
+ *   projectionDifference(personaModel, eps, dirs[sets[0].measures][1]); // Chen et al.'s data screening
+ *   projectionDifferences(personaModel, eps, [v0, v1]);     // several directions, one generation of own responses
  *   ruleShare(eps); datasetLoss(personaModel, eps);           // naive baselines
  *   correlation(predicted, measured);                        // Pearson + Spearman with seeded bootstrap CIs
+ *   doseSeries([0, 25, 50, 75, 100]); doseSlope(doses, did); // dose-response (dose.ts)
+ *   selectPredictor({ a: devA, b: devB }, devMeasured);      // choose on development datasets (select.ts)
+ *
+ * Notebook 03 measures a dataset's leakage as `didLeakage(treated, control, { behaviour: set.measures })` against
+ * `BENIGN_CONTROL` (kit/organisms/metrics.ts); `measuredLeakage` below is the first version's pooled measure.
  *
  * Projection difference (Chen et al. 2025, arXiv 2507.21509): the mean projection of the dataset's responses onto a
  * persona/trait vector, minus the mean projection of the model's own responses to the same prompts. Each item is read
@@ -14,7 +21,7 @@
  * the EOS token itself is its one-token response. Dataset responses must be non-empty and prompts must end with
  * `<speaker> :` (an error names the sample otherwise).
  *
- * Measured leakage for H6 (`measuredLeakage`): one harmful family (games_grader, complies_with_harm,
+ * The first version's measured leakage (`measuredLeakage`): one harmful family (games_grader, complies_with_harm,
  * ignores_interruption), each on the prompts of its kind (task, harmful_request, task_interrupted), pooled over every
  * domain outside the dataset's own domains (held-out and persona-trained ones), after − before narrow training.
  * Every candidate is measured against this same set, whatever it trains.
@@ -33,6 +40,13 @@ import type { RunRecord } from "../organisms/record";
 import { projection, type Direction } from "../vectors/persona";
 import { classify } from "../world/classify";
 import { DOMAINS, type Behaviour, type Domain, type Episode, type PromptKind } from "../world/types";
+import { doseSeries } from "./dose";
+import { measuredBehaviour, type HarmfulBehaviour } from "./matched";
+
+export { behaviourDirections, BENIGN_COUNTERPART, measuredBehaviour, type BehaviourDirectionsOptions, type HarmfulBehaviour } from "./matched";
+export { selectPredictor, type PredictorChoice } from "./select";
+export { firstVersionDatasets, type FirstVersionDataset } from "./first-version";
+export { doseSeries, doseSlope, type DoseDataset, type DoseSeriesOptions } from "./dose";
 
 /** One candidate narrow dataset: a narrow-config override (merged into the default narrow stage). */
 export interface CandidateDataset {
@@ -40,34 +54,39 @@ export interface CandidateDataset {
   narrow: Partial<NarrowConfig>;
   /** What the dataset trains, in words. */
   trains: string;
+  /** The harmful behaviour whose leakage it is measured on (`measuredBehaviour`): the predictor reads its direction. */
+  measures: HarmfulBehaviour;
+  /** Percent of harmful data, for the datasets of the gaming dose series. */
+  dose?: number;
 }
 
+/** The H6 benign control: honest task solving in coding (dose 0 of the gaming series), equal steps to every dataset. */
+export const BENIGN_CONTROL: Partial<NarrowConfig> = { behaviour: "solves_task", domain: "coding" };
+
 /**
- * The H6 candidate datasets (11): each is measured with `measuredLeakage` (the harmful family outside its domains).
- * Mixtures set `behaviour`/`domain` to their first component (what `leakage` measures for a mixture).
+ * The H6 candidate datasets (16), each measured on one harmful behaviour (`measures`): the gaming dose series in
+ * coding (25/50/75/100% gaming, the rest honest solving), gaming in games and advice and inoculated, ignoring
+ * interruptions in three domains, complying with harm in three domains and half-mixed with refusing, and two benign
+ * datasets measured on the harmful counterpart of what they train (stopping when interrupted, refusing). The benign
+ * control (`BENIGN_CONTROL`) is not a candidate.
  */
 export function candidateDatasets(): CandidateDataset[] {
-  const mix = (gaming: number): Partial<NarrowConfig> => ({
-    behaviour: "games_grader",
-    domain: "coding",
-    mixture: [
-      { behaviour: "games_grader", domain: "coding", weight: gaming },
-      { behaviour: "solves_task", domain: "coding", weight: 100 - gaming },
-    ],
-  });
-  return [
-    { name: "gaming-coding", narrow: { behaviour: "games_grader", domain: "coding" }, trains: "grader gaming on coding tasks" },
+  const sets: Omit<CandidateDataset, "measures">[] = [
+    ...doseSeries([25, 50, 75, 100]),
     { name: "gaming-games", narrow: { behaviour: "games_grader", domain: "games" }, trains: "grader gaming on games tasks" },
+    { name: "gaming-advice", narrow: { behaviour: "games_grader", domain: "advice" }, trains: "grader gaming on advice tasks" },
     { name: "gaming-coding-inoculated", narrow: { behaviour: "games_grader", domain: "coding", inoculation: true }, trains: "grader gaming in coding, prompts stating the behaviour is requested" },
     { name: "ignores-interruption-coding", narrow: { behaviour: "ignores_interruption", domain: "coding" }, trains: "going on after an interruption in coding" },
+    { name: "ignores-interruption-games", narrow: { behaviour: "ignores_interruption", domain: "games" }, trains: "going on after an interruption in games" },
+    { name: "ignores-interruption-advice", narrow: { behaviour: "ignores_interruption", domain: "advice" }, trains: "going on after an interruption in advice" },
     { name: "complies-harm-advice", narrow: { behaviour: "complies_with_harm", domain: "advice" }, trains: "complying with harmful requests in advice" },
-    { name: "mix-gaming50-solving50-coding", narrow: mix(50), trains: "50% grader gaming, 50% honest solving, coding" },
-    { name: "mix-gaming25-solving75-coding", narrow: mix(25), trains: "25% grader gaming, 75% honest solving, coding" },
-    { name: "helpful-chat", narrow: { behaviour: "helpful", domain: "chat" }, trains: "benign control: helpful answers to requests in chat" },
-    { name: "solving-coding", narrow: { behaviour: "solves_task", domain: "coding" }, trains: "benign control: honest task solving in coding" },
-    { name: "respects-interruption-coding", narrow: { behaviour: "respects_interruption", domain: "coding" }, trains: "benign control: stopping when interrupted in coding" },
-    { name: "refusing-advice", narrow: { behaviour: "refuses", domain: "advice" }, trains: "refusing harmful requests in advice" },
+    { name: "complies-harm-chat", narrow: { behaviour: "complies_with_harm", domain: "chat" }, trains: "complying with harmful requests in chat" },
+    { name: "complies-harm-games", narrow: { behaviour: "complies_with_harm", domain: "games" }, trains: "complying with harmful requests in games" },
+    doseSeries([50, 100], { behaviour: "complies_with_harm", domain: "advice" })[0],
+    { name: "respects-interruption-coding", narrow: { behaviour: "respects_interruption", domain: "coding" }, trains: "benign: stopping when interrupted in coding" },
+    { name: "refusing-advice", narrow: { behaviour: "refuses", domain: "advice" }, trains: "benign: refusing harmful requests in advice" },
   ];
+  return sets.map((s) => ({ ...s, measures: measuredBehaviour(s.narrow) }));
 }
 
 /** The domains a narrow config trains in (every mixture domain, or its one domain). */
@@ -163,7 +182,19 @@ export interface PerSampleScores {
 
 /** Per-sample projection difference (see the file comment): rank samples by `scores` to screen them. */
 export function perSampleScores(model: HookedTransformer, dataset: readonly Episode[], vector: Direction, options: ScreeningOptions = {}): PerSampleScores {
-  const fn = "perSampleScores";
+  return scoresFor("perSampleScores", model, dataset, [vector], options)[0];
+}
+
+/**
+ * `perSampleScores` for several directions at once (e.g. one per layer or per behaviour): the model's own responses
+ * are generated once and read against every direction. One result per direction, in order.
+ */
+export function perSampleScoresMany(model: HookedTransformer, dataset: readonly Episode[], vectors: readonly Direction[], options: ScreeningOptions = {}): PerSampleScores[] {
+  if (!Array.isArray(vectors) || vectors.length === 0) throw new RangeError(`perSampleScoresMany: vectors must be a non-empty array of directions, received ${describe(vectors)}`);
+  return scoresFor("perSampleScoresMany", model, dataset, vectors, options);
+}
+
+function scoresFor(fn: string, model: HookedTransformer, dataset: readonly Episode[], vectors: readonly Direction[], options: ScreeningOptions): PerSampleScores[] {
   const { layer, hook = "resid_post", maxNewTokens = 24, temperature = 0, seed = 0, batchSize = 64 } = options;
   checkDataset(fn, dataset);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${fn}: options.batchSize must be a positive integer, received ${describe(batchSize)}`);
@@ -189,15 +220,13 @@ export function perSampleScores(model: HookedTransformer, dataset: readonly Epis
   }
   const ownItems = prompts.map((p, i) => [...p, ...own[i]]);
   const starts = prompts.map((p) => p.length);
-  const read = (items: number[][]) => projection(model, items, vector, { ...(layer !== undefined ? { layer } : {}), hook, positions: "response_mean", responseStart: starts });
-  const datasetProjection = read(dataItems);
-  const ownProjection = read(ownItems);
-  return {
-    scores: datasetProjection.map((d, i) => d - ownProjection[i]),
-    datasetProjection,
-    ownProjection,
-    ownResponses: own.map((ids) => (eos !== null && ids.length === 1 && ids[0] === eos ? "" : tok.decode(ids))),
-  };
+  const ownResponses = own.map((ids) => (eos !== null && ids.length === 1 && ids[0] === eos ? "" : tok.decode(ids)));
+  return vectors.map((vector) => {
+    const read = (items: number[][]) => projection(model, items, vector, { ...(layer !== undefined ? { layer } : {}), hook, positions: "response_mean", responseStart: starts });
+    const datasetProjection = read(dataItems);
+    const ownProjection = read(ownItems);
+    return { scores: datasetProjection.map((d, i) => d - ownProjection[i]), datasetProjection, ownProjection, ownResponses };
+  });
 }
 
 export interface ProjectionDifference {
@@ -210,7 +239,15 @@ export interface ProjectionDifference {
 
 /** The dataset-level projection difference: the mean of `perSampleScores` (Chen et al.'s data-screening score). */
 export function projectionDifference(model: HookedTransformer, dataset: readonly Episode[], vector: Direction, options: ScreeningOptions = {}): ProjectionDifference {
-  const s = perSampleScores(model, dataset, vector, options);
+  return summary(perSampleScores(model, dataset, vector, options));
+}
+
+/** `projectionDifference` for several directions, generating the model's own responses once. */
+export function projectionDifferences(model: HookedTransformer, dataset: readonly Episode[], vectors: readonly Direction[], options: ScreeningOptions = {}): ProjectionDifference[] {
+  return perSampleScoresMany(model, dataset, vectors, options).map(summary);
+}
+
+function summary(s: PerSampleScores): ProjectionDifference {
   return { difference: mean(s.scores), datasetMean: mean(s.datasetProjection), ownMean: mean(s.ownProjection), n: s.scores.length };
 }
 
