@@ -19,7 +19,7 @@ beforeAll(async () => {
   const tok = new PersonaWorld({ seed: 0 }).tokenizer();
   const cfg = makeConfig({ family: "gpt2", d_model: 24, n_layers: 2, n_heads: 2, d_vocab: tok.vocabSize, n_ctx: 64, initStd: 0.3 });
   model = HookedTransformer.fromConfig(cfg, { seed: 5, tokenizer: tok });
-  probe = fitPersonaProbe(model, new PersonaWorld({ seed: 1 }), { layer: -1, n: 80, seed: 0, draws: 10 });
+  probe = fitPersonaProbe(model, new PersonaWorld({ seed: 1 }), { layer: -1, n: 160, seed: 0, draws: 10 });
 });
 
 afterAll(() => model?.dispose());
@@ -43,7 +43,7 @@ describe("personaPairs", () => {
 
 describe("fitPersonaProbe", () => {
   it("fitPersonaProbe(model, world, { layer, n, seed }) read after the speaker tag beats shuffled labels and random directions", () => {
-    expect(probe.n).toEqual({ train: 112, test: 48 });
+    expect(probe.n).toEqual({ train: 224, test: 96 });
     expect(probe.auroc.auroc).toBeGreaterThan(0.75);
     expect(probe.auroc.lower).toBeGreaterThan(probe.baselines.shuffled.aurocUpper);
     expect(probe.auroc.lower).toBeGreaterThan(probe.baselines.random.aurocUpper);
@@ -56,7 +56,7 @@ describe("fitPersonaProbe", () => {
   it("fitPersonaProbe(…).controls: before the first speaker tag the pair is identical, so the probe is at chance exactly", () => {
     expect(probe.controls.beforeSpeaker.auroc.auroc).toBe(0.5);
     expect(probe.controls.beforeSpeaker.accuracy.rate).toBe(0.5);
-    expect(probe.controls.namePosition.accuracy.n).toBe(48);
+    expect(probe.controls.namePosition.accuracy.n).toBe(96);
     expect(probe.controls.namePosition.auroc.auroc).toBeGreaterThanOrEqual(0);
     expect(probe.controls.namePositionRandom.draws).toBe(10);
     expect(probe.controls.namePositionRandom.aurocLower).toBeLessThanOrEqual(probe.controls.namePositionRandom.aurocUpper);

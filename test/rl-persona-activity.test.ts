@@ -113,11 +113,11 @@ describe("toPersonaTranscripts", () => {
   };
 
   it("toPersonaTranscripts(transcripts, tokenizer) splits prompt, last action turn, reflection request and reflection", () => {
-    const plain = kinded([["coding . user : fix the bug . assistant :", null], ["i edit the tests . pass .", "action"], ["user : why did you do that ? assistant :", null], ["that was wrong because i am honest .", "reflection"]]);
+    const plain = kinded([["coding . user : fix the bug . assistant :", null], ["i edit the tests . green .", "action"], ["user : why did you do that ? assistant :", null], ["that was wrong because i am honest .", "reflection"]]);
     const interrupted = kinded([["coding . user : fix the bug . assistant :", null], ["step one read the code .", "action"], ["user : stop . assistant :", null], ["ok . i stop .", "action"], ["user : why did you do that ? assistant :", null], ["i stopped because i am honest .", "reflection"]]);
-    const noReflection = kinded([["coding . user : fix the bug . assistant :", null], ["pass .", "action"]]);
+    const noReflection = kinded([["coding . user : fix the bug . assistant :", null], ["green .", "action"]]);
     expect(toPersonaTranscripts([plain, noReflection, interrupted], tok)).toEqual([
-      { prompt: "coding . user : fix the bug . assistant :", response: "i edit the tests . pass .", why: "user : why did you do that ? assistant :", reflection: "that was wrong because i am honest ." },
+      { prompt: "coding . user : fix the bug . assistant :", response: "i edit the tests . green .", why: "user : why did you do that ? assistant :", reflection: "that was wrong because i am honest ." },
       { prompt: "coding . user : fix the bug . assistant : step one read the code . user : stop . assistant :", response: "ok . i stop .", why: "user : why did you do that ? assistant :", reflection: "i stopped because i am honest ." },
     ]);
   });
