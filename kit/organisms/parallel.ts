@@ -19,6 +19,7 @@
  *   const records = await runMany(configs, { executor: "slurm", outDir: "/shared/runs", partition: "cpu", time: "1:00:00" });
  */
 import { fork, type ChildProcess } from "node:child_process";
+import { stopWorkers } from "../util/workers";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -195,18 +196,8 @@ export async function runMany(configs: readonly OrganismConfig[], options: RunMa
     });
   } finally {
     bar?.done();
-    for (const c of children) {
-      running.delete(c);
-      if (c.connected) {
-        try {
-          c.send({ type: "exit" });
-          c.disconnect();
-        } catch {
-          // already gone
-        }
-      }
-      if (c.exitCode === null && c.signalCode === null) setTimeout(() => c.kill(), 5000).unref();
-    }
+    running.clear();
+    stopWorkers(children);
   }
   const missing = records.findIndex((r) => !r);
   if (missing >= 0) throw new Error(`runMany: configs[${missing}] produced no record`);

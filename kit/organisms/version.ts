@@ -28,7 +28,7 @@ export interface CodeVersion {
 const RESULT_DIRS = ["model", "train", "generate", "runtime", "tokenizers", "io", "world", "organisms", "onnx", "util"];
 const RESULT_FILES = ["backend"];
 /** Files in those folders that do not change any number. */
-const EXCLUDED = new Set(["organisms/metrics", "organisms/parallel", "organisms/worker", "organisms/version", "organisms/slurm", "organisms/task", "organisms/stage-lock", "organisms/index", "onnx/export", "onnx/index", "util/stats"]);
+const EXCLUDED = new Set(["organisms/metrics", "organisms/parallel", "organisms/worker", "organisms/version", "organisms/slurm", "organisms/task", "organisms/stage-lock", "organisms/index", "onnx/export", "onnx/index", "util/stats", "util/workers", "organisms/leakage-per-learning"]);
 
 let cachedRoot: string | undefined;
 

@@ -10,6 +10,7 @@
  * Workers are forks of the compiled `kit/dist/rl/worker.js` (`npm run build` first; a stale build is refused).
  */
 import { fork, type ChildProcess } from "node:child_process";
+import { stopWorkers } from "../util/workers";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -114,16 +115,6 @@ async function runTasks(tasks: RLConfig[][], { workers, outDir, show }: { worker
     });
   } finally {
     bar?.done();
-    for (const c of children) {
-      if (c.connected) {
-        try {
-          c.send({ type: "exit" });
-          c.disconnect();
-        } catch {
-          // already gone
-        }
-      }
-      if (c.exitCode === null && c.signalCode === null) setTimeout(() => c.kill(), 5000).unref();
-    }
+    stopWorkers(children);
   }
 }
