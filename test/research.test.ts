@@ -184,3 +184,22 @@ describe("writeResultsPage({ resultsDir, previous, out })", () => {
     expect(() => writeResultsPage({ resultsDir: path.join(dir, "missing"), out })).toThrow(/no results folder/);
   });
 });
+
+describe("resultsMarkdown(records, previous)", () => {
+  it("resultsMarkdown matches earlier verdicts by label, by a rename, and by stem when no decision holds the stem", async () => {
+    const { resultsMarkdown } = await import("persona-kit");
+    const decision = (id: string) => ({ id, claim: id, role: "primary", metric: "m", test: "paired-bootstrap", arms: ["a", "b"], n: 10, estimate: 0.1, lower: 0, upper: 0.2, p: 0.04, pAdjusted: 0.04, supported: "inconclusive" });
+    const rec = (planId: string, ids: string[]) => ({ planId, planHash: "f".repeat(64), registeredAt: "t0", decidedAt: "t1", alpha: 0.05, correction: "holm", seeds: [1], decisions: ids.map(decision) });
+    const prev = { source: "s", commit: "c", renamed: { nb6: { "API-2": "H1" } }, verdicts: [
+      { notebook: "nb2", hypothesis: "H3", text: "", supported: true },
+      { notebook: "nb4", hypothesis: "H4", text: "", supported: false },
+      { notebook: "nb6", hypothesis: "H1", text: "", supported: true },
+    ] };
+    const md = resultsMarkdown([rec("nb2", ["H3.probe"]), rec("nb4", ["H4", "H4.own"]), rec("nb6", ["API-1", "API-2"])] as never, prev as never);
+    expect(md).toMatch(/\*\*H3\.probe\*\*.*\| supported \|/);
+    expect(md).toMatch(/\*\*H4\*\*:.*\| not supported \|/);
+    expect(md).toMatch(/\*\*H4\.own\*\*.*\| — \|/);
+    expect(md).toMatch(/\*\*API-2\*\*.*\| supported \|/);
+    expect(md).toMatch(/\*\*API-1\*\*.*\| — \|/);
+  });
+});

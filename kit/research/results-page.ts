@@ -22,14 +22,28 @@ export interface PreviousVerdicts {
   source: string;
   commit: string;
   verdicts: PreviousVerdict[];
+  /** Per notebook, new label → earlier label where a notebook renamed its hypotheses (06: API-2 ← H1). */
+  renamed?: Record<string, Record<string, string>>;
 }
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "—");
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
-/** The earlier verdicts of `notebook` whose label is the decision's id (H1 ↔ H1; "H1.breadth" has none). */
-function previousFor(previous: PreviousVerdicts | null, notebook: string, id: string): PreviousVerdict[] {
-  return previous?.verdicts.filter((v) => v.notebook === notebook && v.hypothesis.split(":")[0].trim() === id) ?? [];
+/**
+ * The earlier verdicts of `notebook` for decision `id`: those labelled `id` (or the label `renamed` maps it to, e.g.
+ * API-2 ← H1); failing that, those labelled with `id`'s stem before the first "." (H3.probe ← H3) when no decision of
+ * the notebook is labelled the stem itself.
+ */
+function previousFor(previous: PreviousVerdicts | null, record: ResultsRecord, id: string): PreviousVerdict[] {
+  if (!previous) return [];
+  const label = (v: PreviousVerdict) => v.hypothesis.split(":")[0].trim();
+  const mine = previous.verdicts.filter((v) => v.notebook === record.planId);
+  const target = previous.renamed?.[record.planId]?.[id] ?? id;
+  const exact = mine.filter((v) => label(v) === target);
+  if (exact.length > 0) return exact;
+  const stem = id.split(".")[0];
+  if (stem === id || record.decisions.some((d) => d.id === stem)) return [];
+  return mine.filter((v) => label(v) === stem);
 }
 
 /** The results page's markdown from the results records (one per notebook) and the earlier verdicts. */
@@ -50,7 +64,7 @@ export function resultsMarkdown(records: readonly ResultsRecord[], previous: Pre
     lines.push(`## ${r.planId}`, "", `Plan sha256 \`${r.planHash.slice(0, 16)}\` · registered ${r.registeredAt} · decided ${r.decidedAt} · α = ${r.alpha}, correction ${r.correction} · confirmatory seeds ${r.seeds.join(", ")}`, "");
     lines.push("| hypothesis | role | metric | test | n | estimate | 95% CI | p | p (corrected) | verdict | earlier verdict |", "|---|---|---|---|---|---|---|---|---|---|---|");
     for (const d of r.decisions) {
-      const prev = previousFor(previous, r.planId, d.id).map((v) => supportLabel(v.supported)).join("; ") || "—";
+      const prev = previousFor(previous, r, d.id).map((v) => supportLabel(v.supported)).join("; ") || "—";
       const what = d.test === "spearman" ? `ρ over ${d.arms.join(", ")}` : d.test === "one-sample" ? d.arms[0] : `${d.arms[0]} − ${d.arms[1]}`;
       lines.push(`| **${cell(d.id)}**: ${cell(d.claim)} | ${d.role} | \`${d.metric}\` (${cell(what)}) | ${d.test} | ${d.n} | ${f3(d.estimate)} | [${f3(d.lower)}, ${f3(d.upper)}] | ${d.p.toPrecision(2)} | ${d.pAdjusted.toPrecision(2)} | **${d.notTested ? `not tested (requires ${cell(d.notTested.requires)}, which was ${supportLabel(d.notTested.requiredSupported)})` : supportLabel(d.supported)}** | ${prev} |`);
     }
