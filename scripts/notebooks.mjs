@@ -139,7 +139,7 @@ if (opts.report) {
 }
 const failed = runs.filter((r) => !r.ok);
 if (fullRun && failed.length === 0 && fs.existsSync(resultsDir)) {
-  const page = writeResultsPage({ resultsDir, previous: path.join(root, "data", "results", "previous-verdicts.json"), out: path.join(root, "docs", "results.md") });
+  const page = writeResultsPage({ resultsDir, previous: path.join(root, "data", "results", "previous-verdicts.json"), out: path.join(root, "docs", "results.md"), notebooks: selected });
   console.log(`results: ${path.relative(process.cwd(), page.file)} from ${page.records} run record(s) in out/results`);
 }
 console.log(`${runs.length} notebook(s), ${runs.length - failed.length} ok, ${failed.length} failed, ${seconds(performance.now() - started)}`);

@@ -175,12 +175,15 @@ describe("writeResultsPage({ resultsDir, previous, out })", () => {
     const prev = path.join(dir, "prev.json");
     fs.writeFileSync(prev, JSON.stringify({ source: "t", commit: "abc1234", verdicts: [{ notebook: "test-plan", hypothesis: "H1", text: "old", supported: "inconclusive" }, { notebook: "09-other", hypothesis: "H-x", text: "", supported: true }] }));
     const out = path.join(dir, "results.md");
-    expect(writeResultsPage({ resultsDir: path.join(dir, "results"), previous: prev, out }).records).toBe(1);
+    const nb = path.join(dir, "09-other.ipynb");
+    const verdictOut = { output_type: "display_data", metadata: {}, data: { "text/plain": "v", "application/vnd.persona-kit.verdict+json": { hypothesis: "H-x", text: "now", supported: false } } };
+    fs.writeFileSync(nb, JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: "code", metadata: {}, source: "", execution_count: 1, outputs: [verdictOut] }] }));
+    expect(writeResultsPage({ resultsDir: path.join(dir, "results"), previous: prev, out, notebooks: [nb] }).records).toBe(1);
     const md = fs.readFileSync(out, "utf8");
     expect(md).toContain(plan.hash.slice(0, 16));
     expect(md).toMatch(/\| \*\*H1\*\*: a > b \| primary \| `leak` \(a − b\) \| paired-bootstrap \| 10 \| 0\.300 \| \[0\.300, 0\.300\] .*\| \*\*supported\*\* \| inconclusive \|/);
     expect(md).toMatch(/\*\*H2\*\*.*\*\*inconclusive\*\* \| — \|/);
-    expect(md).toContain("**09-other** · H-x: supported");
+    expect(md).toContain("**09-other** · H-x: **not supported** (earlier: supported)");
     expect(() => writeResultsPage({ resultsDir: path.join(dir, "missing"), out })).toThrow(/no results folder/);
   });
 });

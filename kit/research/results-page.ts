@@ -7,6 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { collectVerdicts, readNotebook } from "../notebook/runner";
 import { supportLabel, type Support } from "../notebook/verdict";
 import type { ResultsRecord } from "./decide";
 
@@ -46,8 +47,11 @@ function previousFor(previous: PreviousVerdicts | null, record: ResultsRecord, i
   return mine.filter((v) => label(v) === stem);
 }
 
-/** The results page's markdown from the results records (one per notebook) and the earlier verdicts. */
-export function resultsMarkdown(records: readonly ResultsRecord[], previous: PreviousVerdicts | null): string {
+/**
+ * The results page's markdown from the results records (one per notebook), the earlier verdicts, and this run's verdicts
+ * of notebooks that have no plan (`unplanned`).
+ */
+export function resultsMarkdown(records: readonly ResultsRecord[], previous: PreviousVerdicts | null, unplanned: readonly PreviousVerdict[] = []): string {
   const lines = [
     "# Results",
     "",
@@ -71,17 +75,23 @@ export function resultsMarkdown(records: readonly ResultsRecord[], previous: Pre
     lines.push("");
   }
   const decided = new Set(sorted.map((r) => r.planId));
-  const orphans = previous?.verdicts.filter((v) => !decided.has(v.notebook)) ?? [];
-  if (orphans.length > 0) {
-    lines.push("## Notebooks without a preregistered plan", "", "Their verdicts as last committed (not decided under a plan):", "");
-    for (const v of orphans) lines.push(`- **${v.notebook}** · ${cell(v.hypothesis)}: ${supportLabel(v.supported)}`);
+  const current = unplanned.filter((v) => !decided.has(v.notebook));
+  if (current.length > 0) {
+    lines.push("## Notebooks without a preregistered plan", "", "Verdicts of this run (each notebook's own pre-stated criterion, not decided under a plan), with the earlier verdict of the same label:", "");
+    for (const v of current) {
+      const before = previous?.verdicts.filter((p) => p.notebook === v.notebook && p.hypothesis === v.hypothesis).map((p) => supportLabel(p.supported)).join("; ");
+      lines.push(`- **${v.notebook}** · ${cell(v.hypothesis)}: **${supportLabel(v.supported)}**${before ? ` (earlier: ${before})` : ""}`);
+    }
     lines.push("");
   }
   return `${lines.join("\n").replace(/\n{3,}/g, "\n\n")}\n`;
 }
 
-/** Read every `<resultsDir>/*.json` results record and the earlier verdicts; write the page to `out`. */
-export function writeResultsPage({ resultsDir, previous, out }: { resultsDir: string; previous?: string; out: string }): { records: number; file: string } {
+/**
+ * Read every `<resultsDir>/*.json` results record and the earlier verdicts; read the verdicts of `notebooks` (executed
+ * notebook files) that have no results record; write the page to `out`.
+ */
+export function writeResultsPage({ resultsDir, previous, out, notebooks = [] }: { resultsDir: string; previous?: string; out: string; notebooks?: readonly string[] }): { records: number; file: string } {
   if (!fs.existsSync(resultsDir)) throw new RangeError(`writeResultsPage: no results folder at ${resultsDir}; run the curated notebooks first (npm start)`);
   const records = fs
     .readdirSync(resultsDir)
@@ -92,7 +102,11 @@ export function writeResultsPage({ resultsDir, previous, out }: { resultsDir: st
       return r;
     });
   const prev = previous && fs.existsSync(previous) ? (JSON.parse(fs.readFileSync(previous, "utf8")) as PreviousVerdicts) : null;
+  const unplanned = notebooks.flatMap((file) => {
+    const notebook = path.basename(file).replace(/\.ipynb$/, "");
+    return collectVerdicts(readNotebook(file)).filter((v) => !v.plan).map((v) => ({ notebook, hypothesis: v.hypothesis, text: v.text, supported: v.supported }));
+  });
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, resultsMarkdown(records, prev));
+  fs.writeFileSync(out, resultsMarkdown(records, prev, unplanned));
   return { records: records.length, file: out };
 }
