@@ -41,7 +41,9 @@ describe("preregister(plan)", () => {
     const dir = tmp();
     const p1 = preregister(basePlan(), { dir, show: false });
     const reordered = Object.fromEntries(Object.entries(basePlan()).reverse()) as unknown as AnalysisPlan;
-    expect(preregister(reordered, { dir, show: false }).hash).toBe(p1.hash);
+    const again = preregister(reordered, { dir, show: false });
+    expect(again.hash).toBe(p1.hash);
+    expect(again.registeredAt).toBe(p1.registeredAt);
     const file = JSON.parse(fs.readFileSync(path.join(dir, "test-plan.json"), "utf8"));
     expect(file.hash).toBe(p1.hash);
     expect(file.plan.alpha).toBe(0.05);

@@ -12,7 +12,8 @@
  * The plan names every hypothesis with its metric, contrast, test and predicted direction; the confirmatory seeds;
  * optional pilot seeds (disjoint: a pilot never counts); α and the multiple-comparison correction. `preregister`
  * reports every problem at once, fills the defaults, hashes the canonical JSON (SHA-256), writes
- * `<dir>/<id>.json` with the hash and the time, and displays the plan in the notebook. `testHypothesis` and `decide`
+ * `<dir>/<id>.json` with the hash and the time (re-registering the same plan keeps the first time), and displays the
+ * plan in the notebook. `testHypothesis` and `decide`
  * (hypothesis.ts, decide.ts) accept only what the plan names.
  */
 import { createHash } from "node:crypto";
@@ -209,19 +210,21 @@ export interface PreregisterOptions {
 /**
  * Validate, resolve, hash and record an analysis plan before any run. Writes `<dir>/<id>.json`
  * (`{ hash, registeredAt, plan }`); when that file already holds a plan with another hash, the old one is kept as
- * `<id>.<old hash prefix>.json` so a changed plan never silently replaces the record of the earlier one.
+ * `<id>.<old hash prefix>.json` so a changed plan never silently replaces the record of the earlier one; the same plan
+ * registered again keeps its first `registeredAt`.
  */
 export function preregister(plan: AnalysisPlan, { dir = "../out/plans", write = true, show = true }: PreregisterOptions = {}): RegisteredPlan {
   const resolved = resolvePlan(plan);
   const hash = planHash(resolved);
-  const registeredAt = new Date().toISOString();
+  let registeredAt = new Date().toISOString();
   let file: string | null = null;
   if (write) {
     fs.mkdirSync(dir, { recursive: true });
     file = path.join(dir, `${resolved.id}.json`);
     if (fs.existsSync(file)) {
-      const old = JSON.parse(fs.readFileSync(file, "utf8")) as { hash?: string };
-      if (old.hash && old.hash !== hash) fs.renameSync(file, path.join(dir, `${resolved.id}.${old.hash.slice(0, 12)}.json`));
+      const old = JSON.parse(fs.readFileSync(file, "utf8")) as { hash?: string; registeredAt?: string };
+      if (old.hash === hash && typeof old.registeredAt === "string") registeredAt = old.registeredAt; // the same plan, registered earlier
+      else if (old.hash) fs.renameSync(file, path.join(dir, `${resolved.id}.${old.hash.slice(0, 12)}.json`));
     }
     fs.writeFileSync(file, `${JSON.stringify({ hash, registeredAt, plan: resolved }, null, 1)}\n`);
   }
