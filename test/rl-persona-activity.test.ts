@@ -4,6 +4,7 @@
  * the per-seed RL metrics the notebook's verdicts use (kit/rl/metrics.ts): leakage as a difference-in-differences,
  * the smoothed coupling, means over seeds.
  */
+import { tinyRLConfig } from "./helpers/tiny-rl";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../kit/backend";
 import { organismConfig } from "../kit/organisms/config";
@@ -24,25 +25,7 @@ beforeAll(async () => {
 
 describe("activityOverCheckpoints (a tiny RL run with an unrewarded reflection)", () => {
   const tmp = tempFiles("persona-kit-rl-activity-");
-  const cfg = () =>
-    rlConfig({
-      seed: 5,
-      start: {
-        organism: organismConfig({
-          seed: 5,
-          model: { d_model: 16, n_layers: 1, n_heads: 2, d_mlp: 32 },
-          pretrain: { episodes: 64, steps: 4, batchSize: 8 },
-          persona: { episodes: 32, steps: 3, batchSize: 8 },
-          narrow: null,
-          eval: { episodesPerContext: 1, shifts: ["none"] },
-        }),
-      },
-      reflectionSft: { steps: 2, episodes: 16, batchSize: 4 },
-      reflection: { variant: "unrewarded" },
-      algo: { steps: 2, promptsPerStep: 2, groupSize: 2 },
-      eval: { every: 1, tasksPerDomain: 1, interruptsPerDomain: 1, harmfulPerDomain: 0, keepTranscripts: 4 },
-      checkpointEvery: 1,
-    });
+  const cfg = () => tinyRLConfig(5, { reflection: "unrewarded", eval: { harmfulPerDomain: 0, keepTranscripts: 4 } });
   let rec: RLRunRecord;
   beforeAll(async () => {
     rec = await runRL(cfg(), { outDir: tmp.root, progress: false });

@@ -3,6 +3,7 @@
  * policy at the reference), the persona-world environment with scripted honest / hacking / interruption-ignoring
  * agents, reflection scoring and data, inoculation, and the config validator.
  */
+import { tinyRLConfig } from "./helpers/tiny-rl";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../kit/backend";
 import { generate } from "../kit/runtime/generate";
@@ -287,25 +288,7 @@ describe("rlConfig", () => {
 
 describe("runRL (a tiny organism end to end)", () => {
   const tmp = tempFiles("persona-kit-rl-");
-  const tiny = () =>
-    rlConfig({
-      seed: 3,
-      start: {
-        organism: organismConfig({
-          seed: 3,
-          model: { d_model: 16, n_layers: 1, n_heads: 2, d_mlp: 32 },
-          pretrain: { episodes: 64, steps: 4, batchSize: 8 },
-          persona: { episodes: 32, steps: 3, batchSize: 8 },
-          narrow: null,
-          eval: { episodesPerContext: 1, shifts: ["none"] },
-        }),
-      },
-      reflectionSft: { steps: 2, episodes: 16, batchSize: 4 },
-      reflection: { variant: "rewarded" },
-      algo: { steps: 2, promptsPerStep: 2, groupSize: 2 },
-      eval: { every: 1, tasksPerDomain: 1, interruptsPerDomain: 1, harmfulPerDomain: 1, keepTranscripts: 3 },
-      checkpointEvery: 1,
-    });
+  const tiny = () => tinyRLConfig(3, { reflection: "rewarded" });
 
   it("runRL(cfg) logs every update, evaluates, checkpoints, and a rerun returns the cached record", async () => {
     const cfg = tiny();
