@@ -7,13 +7,12 @@
  *   shares(record, { phase: "after", domains: ["negotiation"], kinds: ["task"] });   // { unclassified, copied, incomplete }
  *   bootstrapDiff(shallowRates, deepRates, { seed: 1 });   // { diff, lower, upper }
  */
-import { mulberry32 } from "../util/rng";
-import { mean, quantile, wilson, type Interval, type RateCI } from "../util/stats";
+import { bootstrapDiff, wilson, type BootstrapDiff, type Interval, type RateCI } from "../util/stats";
 import { BEHAVIOURS, DOMAINS, PROMPT_KINDS, PROMPT_SHIFTS, type Behaviour, type Domain, type PromptKind, type PromptShift } from "../world/types";
 import { BEHAVIOUR_KIND, HARMFUL_BEHAVIOURS, narrowKind } from "./config";
 import { parseContextKey, type Counts, type RunRecord } from "./record";
 
-export { wilson, type Interval, type RateCI };
+export { bootstrapDiff, wilson, type BootstrapDiff, type Interval, type RateCI };
 
 function rateCI(k: number, n: number): RateCI {
   return { k, n, ...wilson(k, n) };
@@ -241,44 +240,6 @@ export function selfReportShift(record: RunRecord, { shifts }: { shifts?: readon
   return { before: b, after: a, shift: a.rate - b.rate, traits: [...record.offTraits] };
 }
 
-export interface BootstrapDiff {
-  /** mean(a) − mean(b). */
-  diff: number;
-  /** Percentile bootstrap interval (95% by default). */
-  lower: number;
-  upper: number;
-}
-
-/**
- * The difference of means mean(a) − mean(b) with a percentile bootstrap interval: each iteration resamples a and b
- * independently with replacement (e.g. per-seed leakage of the shallow and the deep arm). Deterministic for a seed.
- */
-export function bootstrapDiff(
-  a: readonly number[],
-  b: readonly number[],
-  { iterations = 10000, seed = 0, level = 0.95 }: { iterations?: number; seed?: number; level?: number } = {},
-): BootstrapDiff {
-  const check = (x: readonly number[], name: string) => {
-    if (!Array.isArray(x) || x.length === 0) throw new RangeError(`bootstrapDiff: ${name} must be a non-empty array of numbers, received ${Array.isArray(x) ? "[]" : typeof x}`);
-    const bad = x.findIndex((v) => typeof v !== "number" || !Number.isFinite(v));
-    if (bad >= 0) throw new RangeError(`bootstrapDiff: ${name}[${bad}] must be a finite number, received ${String(x[bad])}`);
-  };
-  check(a, "a");
-  check(b, "b");
-  if (!(Number.isInteger(iterations) && iterations > 0)) throw new RangeError(`bootstrapDiff: iterations must be a positive integer, received ${iterations}`);
-  if (!(level > 0 && level < 1)) throw new RangeError(`bootstrapDiff: level must be in (0, 1), received ${level}`);
-  const rand = mulberry32(seed);
-  const resampledMean = (x: readonly number[]) => {
-    let s = 0;
-    for (let i = 0; i < x.length; i++) s += x[Math.floor(rand() * x.length)];
-    return s / x.length;
-  };
-  const diffs = new Float64Array(iterations);
-  for (let i = 0; i < iterations; i++) diffs[i] = resampledMean(a) - resampledMean(b);
-  diffs.sort();
-  const alpha = (1 - level) / 2;
-  return { diff: mean(a) - mean(b), lower: quantile(diffs, alpha), upper: quantile(diffs, 1 - alpha) };
-}
 
 
 export interface DidLeakage {

@@ -19,7 +19,7 @@ import { describeValue } from "../describe";
 
 /** Strings quoted as JSON, anything else described. */
 const shown = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : describeValue(v));
-import { bootstrap, mean, spearman } from "../util/stats";
+import { bootstrap, bootstrapDiff, mean, spearman } from "../util/stats";
 import { display } from "./display";
 import type { HypothesisPlan, PlanTest, RegisteredPlan, ResolvedHypothesis } from "./plan";
 
@@ -107,12 +107,8 @@ export function testHypothesis(plan: RegisteredPlan, id: string, observations: r
     const d = h.test === "one-sample" ? a : a.map((x, i) => x - values(armsRead[1])[i]);
     summary = bootstrap((ix) => mean(ix.map((i) => d[i])), d.length, opts);
   } else if (h.test === "bootstrap") {
-    const a = values(armsRead[0]);
-    const b = values(armsRead[1]);
-    // Independent resamples of each arm: 2n indices in [0, 2n) (both arms hold every confirmatory seed, so n each),
-    // the first n resample a, the last n resample b; i mod n is uniform over an arm's seeds.
-    summary = bootstrap((ix) => mean(ix.slice(0, a.length).map((i) => a[i % a.length])) - mean(ix.slice(a.length).map((i) => b[i % b.length])), a.length + b.length, opts);
-    summary.estimate = mean(a) - mean(b);
+    const { diff, lower, upper, p } = bootstrapDiff(values(armsRead[0]), values(armsRead[1]), { iterations: opts.reps, seed: opts.seed, level: opts.level });
+    summary = { estimate: diff, lower, upper, p };
   } else {
     predictorMeans = Object.fromEntries(armsRead.map((a) => [a, mean(values(a, h.predictor!))]));
     const xs = armsRead.map((a) => predictorMeans![a]);

@@ -49,15 +49,8 @@ export function mean(xs: readonly number[]): number {
  */
 export function bootstrapMean(xs: readonly number[], { reps = 2000, seed = 0 }: { reps?: number; seed?: number } = {}): { mean: number; lower: number; upper: number } {
   if (xs.length === 0) throw new RangeError("bootstrapMean: xs is empty");
-  const rand = mulberry32(seed);
-  const means = new Float64Array(reps);
-  for (let r = 0; r < reps; r++) {
-    let s = 0;
-    for (let i = 0; i < xs.length; i++) s += xs[Math.floor(rand() * xs.length)];
-    means[r] = s / xs.length;
-  }
-  means.sort();
-  return { mean: mean(xs), lower: quantile(means, 0.025), upper: quantile(means, 0.975) };
+  const { lower, upper } = bootstrap((ix) => mean(ix.map((i) => xs[i])), xs.length, { reps, seed });
+  return { mean: mean(xs), lower, upper };
 }
 
 /** A mean over seeds with its bootstrap 95% interval and the number of seeds behind it. */
@@ -152,18 +145,61 @@ export function bootstrap(
     const s = statistic(ix);
     if (Number.isFinite(s)) stats.push(s);
   }
+  return { estimate: statistic(all), ...percentileSummary(stats, level) };
+}
+
+/** The percentile interval at `level` and the two-sided percentile p (as `BootstrapSummary`) of resampled statistics. */
+function percentileSummary(stats: readonly number[], level: number): Omit<BootstrapSummary, "estimate"> {
   const sorted = Float64Array.from(stats).sort();
   const alpha = (1 - level) / 2;
   const below = stats.filter((s) => s <= 0).length;
   const above = stats.filter((s) => s >= 0).length;
   const m = stats.length;
   return {
-    estimate: statistic(all),
     lower: m > 0 ? quantile(sorted, alpha) : NaN,
     upper: m > 0 ? quantile(sorted, 1 - alpha) : NaN,
     p: m > 0 ? Math.min(1, (2 * Math.min(below, above) + 1) / (m + 1)) : 1,
     reps: m,
   };
+}
+
+export interface BootstrapDiff {
+  /** mean(a) − mean(b). */
+  diff: number;
+  /** Percentile bootstrap interval (95% by default). */
+  lower: number;
+  upper: number;
+  /** Two-sided percentile p-value of "the difference is 0" (as `BootstrapSummary.p`). */
+  p: number;
+}
+
+/**
+ * The difference of means mean(a) − mean(b) with a percentile bootstrap interval: each iteration resamples a and b
+ * independently with replacement (e.g. per-seed leakage of the shallow and the deep arm). Deterministic for a seed.
+ */
+export function bootstrapDiff(
+  a: readonly number[],
+  b: readonly number[],
+  { iterations = 10000, seed = 0, level = 0.95 }: { iterations?: number; seed?: number; level?: number } = {},
+): BootstrapDiff {
+  const check = (x: readonly number[], name: string) => {
+    if (!Array.isArray(x) || x.length === 0) throw new RangeError(`bootstrapDiff: ${name} must be a non-empty array of numbers, received ${Array.isArray(x) ? "[]" : typeof x}`);
+    const bad = x.findIndex((v) => typeof v !== "number" || !Number.isFinite(v));
+    if (bad >= 0) throw new RangeError(`bootstrapDiff: ${name}[${bad}] must be a finite number, received ${String(x[bad])}`);
+  };
+  check(a, "a");
+  check(b, "b");
+  if (!(Number.isInteger(iterations) && iterations > 0)) throw new RangeError(`bootstrapDiff: iterations must be a positive integer, received ${iterations}`);
+  if (!(level > 0 && level < 1)) throw new RangeError(`bootstrapDiff: level must be in (0, 1), received ${level}`);
+  const rand = mulberry32(seed);
+  const resampledMean = (x: readonly number[]) => {
+    let s = 0;
+    for (let i = 0; i < x.length; i++) s += x[Math.floor(rand() * x.length)];
+    return s / x.length;
+  };
+  const diffs = Array.from({ length: iterations }, () => resampledMean(a) - resampledMean(b));
+  const { lower, upper, p } = percentileSummary(diffs, level);
+  return { diff: mean(a) - mean(b), lower, upper, p };
 }
 
 /**
