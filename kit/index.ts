@@ -247,7 +247,7 @@ export {
   type LossPoint,
   type StageName,
 } from "./organisms/record";
-export { bootstrap, bootstrapMean, holm, quantile, seedInterval, type BootstrapSummary, type SeedInterval } from "./util/stats";
+export { bootstrap, bootstrapMean, holm, quantile, seedInterval, slope, type BootstrapSummary, type SeedInterval } from "./util/stats";
 export * from "./research";
 export {
   wilson,

@@ -10,6 +10,7 @@
  * `measuredBehaviour` read).
  */
 import { describeValue as describe } from "../describe";
+import { slope } from "../util/stats";
 import type { NarrowConfig } from "../organisms/config";
 import { DOMAINS, type Domain } from "../world/types";
 import { BENIGN_COUNTERPART, type HarmfulBehaviour } from "./matched";
@@ -62,16 +63,7 @@ export function doseSlope(doses: readonly number[], values: readonly number[]): 
   const bad = [...doses, ...values].find((v) => typeof v !== "number" || !Number.isFinite(v));
   if (bad !== undefined) throw new RangeError(`${fn}: every dose and value must be a finite number, received ${describe(bad)}`);
   if (new Set(doses).size < 2) throw new RangeError(`${fn}: need at least two distinct doses, received ${describe(doses)}`);
-  const n = doses.length;
-  const mx = doses.reduce((a, b) => a + b, 0) / n;
-  const my = values.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (doses[i] - mx) * (values[i] - my);
-    sxx += (doses[i] - mx) ** 2;
-  }
-  return sxy / sxx;
+  return slope(doses, values);
 }
 
 function checkDoses(fn: string, doses: readonly number[]): void {

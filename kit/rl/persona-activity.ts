@@ -16,6 +16,7 @@ import { describeValue } from "../describe";
 import type { HookedTransformer } from "../model/transformer";
 import { personaActivity, type PersonaProbe, type PersonaTranscript } from "../probes/persona";
 import type { Tokenizer } from "../tokenizers/types";
+import { slope } from "../util/stats";
 import { loadRLCheckpoint, type RLRunRecord, type RLTranscript } from "./run";
 
 /** Transcripts as the reader gets them: token ids with their kinds (action / reflection / null). */
@@ -77,16 +78,9 @@ function valueOf(fn: string, v: number | { mean: number }): number {
 /** Least-squares slope of `value` over `step` (at least two distinct steps). */
 export function slopeOverSteps(points: readonly { step: number; value: number }[]): number {
   const n = points.length;
-  const ms = points.reduce((a, p) => a + p.step, 0) / n;
-  const mv = points.reduce((a, p) => a + p.value, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  for (const p of points) {
-    sxy += (p.step - ms) * (p.value - mv);
-    sxx += (p.step - ms) ** 2;
-  }
-  if (!(n >= 2 && sxx > 0)) throw new RangeError(`slopeOverSteps: need at least two distinct steps, received ${n} point${n === 1 ? "" : "s"} at steps ${points.map((p) => p.step).join(", ")}`);
-  return sxy / sxx;
+  const b = slope(points.map((p) => p.step), points.map((p) => p.value));
+  if (!(n >= 2 && Number.isFinite(b))) throw new RangeError(`slopeOverSteps: need at least two distinct steps, received ${n} point${n === 1 ? "" : "s"} at steps ${points.map((p) => p.step).join(", ")}`);
+  return b;
 }
 
 /** Growth of the reflection − action gap: its least-squares slope over the checkpoints, per `per` updates (default 10). */
