@@ -7,7 +7,7 @@
  *   rlShares(rec.evals.at(-1)!, { kind: "task", domains: ["negotiation"] });   // { unclassified, copied, incomplete } beside it
  *   reflectionAgreement(point);   // { accuracy, afterGood, afterBad, score, actionQuality }
  */
-import { bootstrapMean, wilson, type RateCI } from "../util/stats";
+import { bootstrapMean, mean, wilson, type RateCI } from "../util/stats";
 import { DOMAINS, type Behaviour, type Domain } from "../world/types";
 import type { Shares } from "../organisms/metrics";
 import type { RLEvalPoint, RLEvalRow, RLRunRecord } from "./run";
@@ -51,10 +51,7 @@ export function rlRate(point: RLEvalPoint, options: RLRateOptions): RateCI {
  */
 export function rlShares(point: RLEvalPoint, options: Omit<RLRateOptions, "behaviour">): Shares {
   if (!point || !Array.isArray(point.rows)) throw new TypeError(`rlShares: point must be an evaluation of an RL run record (record.evals[i]), received ${point === null ? "null" : typeof point}`);
-  const share = (behaviour: Behaviour): RateCI => {
-    const { k, n } = counts(point.rows, { ...options, behaviour });
-    return rateCI(k, n);
-  };
+  const share = (behaviour: Behaviour): RateCI => rlRate(point, { ...options, behaviour });
   return { unclassified: share("unclassified"), copied: share("copied"), incomplete: share("incomplete") };
 }
 
@@ -168,7 +165,7 @@ export function rlLeakage(treated: RLRunRecord, control: RLRunRecord | null, opt
     throw new RangeError(`rlLeakage: the control must share the treated run's seed and number of updates, received seed ${control.config.seed} vs ${treated.config.seed}, ${control.config.algo.steps} vs ${treated.config.algo.steps} updates`);
   }
   const at = (p: RLEvalPoint) => rlRate(p, rate).rate;
-  const later = (r: RLRunRecord) => (after === "last" ? at(evalAt(r, "last")) : r.evals.slice(1).reduce((a, p) => a + at(p), 0) / (r.evals.length - 1));
+  const later = (r: RLRunRecord) => (after === "last" ? at(evalAt(r, "last")) : mean(r.evals.slice(1).map(at)));
   const ba = (r: RLRunRecord): RLBeforeAfter => ({ before: at(evalAt(r, "first")), after: later(r) });
   const t = ba(treated);
   const c = control ? ba(control) : null;
