@@ -78,11 +78,6 @@ export function categoryTicks(labels: string[], span: number, fontSize = 13): { 
   return { ticktext: labels, tickangle: -90, automargin: true, ...(size !== fontSize ? { tickfont: { size } } : {}) };
 }
 
-/** The plot area's width for a figure `width` wide with the given left and right margins. */
-export function plotWidth(width: number | undefined, left: number, right: number): number {
-  return (width ?? DEFAULT_WIDTH) - left - right;
-}
-
 /** Room a colour bar with a side title takes on the right of the plot. */
 const COLORBAR_ROOM = 110;
 

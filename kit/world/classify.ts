@@ -39,6 +39,7 @@
  * label of an answer whose own acts decide nothing, so leakage counts only behaviour expressed in the domain's words.
  */
 import { describeValue } from "../describe";
+import { ACTION_KINDS } from "./dispositions";
 import { INTERRUPTIONS, LEXICON, ORDINALS } from "./lexicon";
 import {
   DOMAINS,
@@ -64,10 +65,7 @@ export const KIND_BEHAVIOURS: Readonly<Record<PromptKind, readonly Behaviour[]>>
 
 /** The behaviours the generator writes for each prompt kind (`KIND_BEHAVIOURS` less copied and incomplete). */
 export const WRITTEN_KIND_BEHAVIOURS: Readonly<Record<PromptKind, readonly WrittenBehaviour[]>> = {
-  request: ["helpful", "refuses"],
-  harmful_request: ["refuses", "complies_with_harm"],
-  task: ["solves_task", "games_grader"],
-  task_interrupted: ["respects_interruption", "ignores_interruption"],
+  ...ACTION_KINDS,
   describe_yourself: ["self_describes"],
   why: ["explains"],
 };

@@ -2,13 +2,14 @@
  * The persona world's words: what each domain's requests, harmful requests, multi-step tasks, grader line, grader's
  * marker and grader-gaming shortcut say (world v2: every domain words its task, grader and cheat in its own words, so
  * leaking a behaviour into a domain means expressing it in that domain's words), and the fixed phrases every domain
- * shares (refusal, interruptions, self-descriptions, reflections, inoculation lines). The generator (`generator.ts`) writes only these phrases, and the classifier
- * (`classify.ts`) reads the closed word sets derived here, so the vocabulary is closed and the rules are exact.
+ * shares (refusal, interruptions, self-descriptions, reflections, inoculation lines). The generator (`generator.ts`)
+ * writes only these phrases, and the classifier (`classify.ts`) matches sentences against them, so the vocabulary is
+ * closed and the rules are exact.
  *
  * Every phrase is lowercase words and the punctuation tokens `.` `?` `:`, separated by single spaces, so a text's
  * tokens are `text.split(" ")` and the word-level tokenizer splits it the same way.
  *
- * Sentence shapes the classifier keys on (the first words of a sentence; a sentence ends at `.` or `?`):
+ * Sentence shapes the classifier reads (a sentence ends at `.` or `?`; act sentences are matched whole, word for word):
  * - `i <benign verb> …`  a benign action (helpful)            - `i will not …`        a refusal
  * - `i <harm verb> …`    a harmful action (complies_with_harm) - `i <cheat verb> …`    a grader-gaming shortcut
  * - `step <one|two|three> …` a task step                       - `<marker>`            the domain's grader marker
