@@ -190,22 +190,28 @@ export function fitPersonaProbe(model: HookedTransformer, world: PersonaWorld, o
   const order = shuffle(pairs.map((_, i) => i), rand);
   const nTest = Math.max(1, Math.min(pairs.length - 1, Math.round(pairs.length * testFraction)));
   const split = { test: order.slice(0, nTest).map((i) => pairs[i]), train: order.slice(nTest).map((i) => pairs[i]) };
-  const read = (ps: PersonaPair[], at: (p: PersonaPair) => Span) => {
+  // One forward pass per split; every read (response, name token, before the speaker) takes its span from it.
+  const activations = (ps: PersonaPair[]) => {
     const acts = tokenActivations(model, ps.flatMap((p) => [p.assistant, p.base]), name);
-    const d = acts[0].length / ps[0].assistant.length;
-    return { X: meanRows(acts, ps.flatMap((p) => [[at(p)], [at(p)]]), d), y: ps.flatMap(() => [1, 0]) };
+    return { ps, acts, d: acts[0].length / ps[0].assistant.length };
   };
+  const read = ({ ps, acts, d }: ReturnType<typeof activations>, at: (p: PersonaPair) => Span): Split => ({
+    X: meanRows(acts, ps.flatMap((p) => [[at(p)], [at(p)]]), d),
+    y: ps.flatMap(() => [1, 0]),
+  });
+  const trainActs = activations(split.train);
+  const testActs = activations(split.test);
   const response = (p: PersonaPair) => [p.responseStart, p.assistant.length] as const;
-  const train = read(split.train, response);
-  const test = read(split.test, response);
+  const train = read(trainActs, response);
+  const test = read(testActs, response);
   const probe = fitLogisticProbe(train.X, train.y, { l2 });
   const scoreOf = (X: Dense, y: number[]): ProbeScore => score(probe.decisionFunction(X), y, seed);
   const atName = (p: PersonaPair) => [p.name, p.name + 1] as const;
-  const nameTest = read(split.test, atName);
+  const nameTest = read(testActs, atName);
   const testScores = probe.decisionFunction(test.X);
   const classMean = (c: number) => testScores.filter((_, i) => test.y[i] === c).reduce((a, b) => a + b, 0) / (test.y.length / 2);
   return {
-    ...scoreOf(test.X, test.y),
+    ...score(testScores, test.y, seed),
     reference: { assistant: classMean(1), base: classMean(0) },
     direction: probe.direction(),
     layer,
@@ -214,8 +220,8 @@ export function fitPersonaProbe(model: HookedTransformer, world: PersonaWorld, o
     baselines: { shuffled: shuffledBaseline(train, test, { l2, draws, rand }), random: randomBaseline(probe, train, test, { draws, rand }) },
     controls: {
       namePosition: scoreOf(nameTest.X, test.y),
-      namePositionRandom: randomBaseline(probe, read(split.train, atName), nameTest, { draws, rand }),
-      beforeSpeaker: scoreOf(read(split.test, (p) => [p.firstName - 1, p.firstName]).X, test.y),
+      namePositionRandom: randomBaseline(probe, read(trainActs, atName), nameTest, { draws, rand }),
+      beforeSpeaker: scoreOf(read(testActs, (p) => [p.firstName - 1, p.firstName]).X, test.y),
     },
     n: { train: train.y.length, test: test.y.length },
   };
