@@ -29,7 +29,7 @@
  *   organismConfig({ seed, persona: personaArm("breadth") });
  *   organismConfig({ seed, persona: personaArm("amount", { steps: 40 }) });   // a smaller 1× (amount: 3 × 40 steps)
  */
-import { makeBatcher } from "../train/batches";
+import { makeBatcher, sequenceListSeqLen } from "../train/batches";
 import type { Domain } from "../world/types";
 import type { OrganismConfig, PersonaConfig } from "./config";
 import { personaSequences, stageSeed } from "./pipeline";
@@ -102,8 +102,7 @@ export function personaArm(name: PersonaArm, { steps = 60, episodesPerStep = 10 
 export function personaStageTokens(cfg: OrganismConfig): number {
   const seqs = personaSequences(cfg);
   const { steps, batchSize } = cfg.persona;
-  const longest = seqs.reduce((m, s) => Math.max(m, s.length), 0);
-  const seqLen = Math.max(1, Math.min(cfg.model.n_ctx ?? 128, longest - 1));
+  const seqLen = sequenceListSeqLen(cfg.model.n_ctx ?? 128, seqs); // as train() picks it
   const batch = makeBatcher(seqs, { batchSize, seqLen, seed: stageSeed(cfg.seed, "persona") });
   let tokens = 0;
   for (let k = 0; k < steps; k++) tokens += batch(k).targets;

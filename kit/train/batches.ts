@@ -46,6 +46,13 @@ export function isSequenceList(data: TrainData): data is SequenceList {
   return Array.isArray(data) && data.length > 0 && typeof data[0] !== "number";
 }
 
+/** The sequence length `train` uses by default for a list of sequences: the longest sequence − 1 (its targets), at most n_ctx. */
+export function sequenceListSeqLen(nCtx: number, seqs: SequenceList): number {
+  let longest = 0;
+  for (const s of seqs) longest = Math.max(longest, s?.length ?? 0);
+  return Math.max(1, Math.min(nCtx, longest - 1));
+}
+
 /**
  * Problems with a data set for training at `seqLen` with a vocabulary of `vocabSize` (empty when it is usable);
  * `label` names it in the messages ("data", "evalData").

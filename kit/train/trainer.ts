@@ -24,7 +24,7 @@ import { AdamW, type AdamWState } from "./adamw";
 import { OnnxTrainer, trainableVariables, type Trainable } from "../onnx/train-step";
 import type { FwdHook } from "../model/hooks";
 import { hasInterventions, interventionProblems, onnxInterventionFeeds, onnxInterventionHooks, tfjsInterventionHooks, type TrainingInterventions } from "./steer";
-import { dataProblems, isSequenceList, makeBatcher, type Batch, type Batcher, type TrainData } from "./batches";
+import { dataProblems, isSequenceList, makeBatcher, sequenceListSeqLen, type Batch, type Batcher, type TrainData } from "./batches";
 import { latestCheckpoint, loadCheckpoint, removeStaleTemps, saveCheckpoint, TRAINER_STATE_FORMAT, TRAINER_STATE_VERSION, type TrainerState } from "./checkpoint";
 import { clipByGlobalNorm } from "./clip";
 import { lrAt, SCHEDULE_NAMES, type ScheduleName } from "./schedule";
@@ -385,10 +385,7 @@ function batchLoss(model: HookedTransformer, batch: Batch, training: boolean, fw
 // Options
 
 function defaultSeqLen(model: HookedTransformer, data: TrainData): number {
-  if (!isSequenceList(data)) return model.cfg.n_ctx;
-  let longest = 0;
-  for (const s of data) longest = Math.max(longest, s?.length ?? 0);
-  return Math.max(1, Math.min(model.cfg.n_ctx, longest - 1));
+  return isSequenceList(data) ? sequenceListSeqLen(model.cfg.n_ctx, data) : model.cfg.n_ctx;
 }
 
 function defaultPadId(model: HookedTransformer): number {
