@@ -32,7 +32,7 @@ import { generate } from "../runtime/generate";
 import { mulberry32 } from "../util/rng";
 import type { HookedTransformer } from "../model/transformer";
 import { BEHAVIOUR_KIND, HARMFUL_BEHAVIOURS, deepMerge, DEFAULT_ORGANISM, type NarrowConfig } from "../organisms/config";
-import { rate } from "../organisms/metrics";
+import { narrowDomains, rate } from "../organisms/metrics";
 import { mean, pearson, ranks, spearman, type RateCI } from "../util/stats";
 
 export { pearson, ranks, spearman };
@@ -91,8 +91,7 @@ export function candidateDatasets(): CandidateDataset[] {
 
 /** The domains a narrow config trains in (every mixture domain, or its one domain). */
 export function datasetDomains(narrow: Partial<NarrowConfig>): Domain[] {
-  const n = deepMerge(DEFAULT_ORGANISM.narrow!, narrow);
-  return n.mixture ? [...new Set(n.mixture.map((m) => m.domain))] : [n.domain];
+  return narrowDomains(deepMerge(DEFAULT_ORGANISM.narrow!, narrow));
 }
 
 export interface MeasuredLeakage {

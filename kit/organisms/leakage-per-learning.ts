@@ -10,7 +10,7 @@
  *   l.ratio;     // heldOut ÷ max(inDomain, minGain); l.floored says whether the floor applied
  */
 import { describeValue } from "../describe";
-import { didLeakage } from "./metrics";
+import { didLeakage, narrowDomains } from "./metrics";
 import type { RunRecord } from "./record";
 
 export interface LeakagePerLearning {
@@ -33,7 +33,7 @@ export function leakagePerLearning(treated: RunRecord, control: RunRecord, { min
   if (!(typeof minGain === "number" && minGain > 0 && minGain <= 1)) throw new RangeError(`leakagePerLearning: minGain must be a number in (0, 1], received ${describeValue(minGain)}`);
   const narrow = treated?.config?.narrow;
   if (!narrow) throw new RangeError("leakagePerLearning: treated must be a RunRecord with narrow training, received a record with narrow: null");
-  const domains = narrow.mixture ? [...new Set(narrow.mixture.map((m) => m.domain))] : [narrow.domain];
+  const domains = narrowDomains(narrow);
   const heldOut = didLeakage(treated, control).did;
   const inDomain = didLeakage(treated, control, { domains }).did;
   const floored = inDomain < minGain;

@@ -9,7 +9,7 @@
  */
 import { bootstrapDiff, wilson, type BootstrapDiff, type Interval, type RateCI } from "../util/stats";
 import { BEHAVIOURS, DOMAINS, PROMPT_KINDS, PROMPT_SHIFTS, type Behaviour, type Domain, type PromptKind, type PromptShift } from "../world/types";
-import { BEHAVIOUR_KIND, HARMFUL_BEHAVIOURS, narrowKind } from "./config";
+import { BEHAVIOUR_KIND, HARMFUL_BEHAVIOURS, narrowKind, type NarrowConfig } from "./config";
 import { parseContextKey, type Counts, type RunRecord } from "./record";
 
 export { bootstrapDiff, wilson, type BootstrapDiff, type Interval, type RateCI };
@@ -118,6 +118,11 @@ export interface Leakage {
   perDomain: Partial<Record<Domain, BeforeAfter>>;
 }
 
+/** The domains a narrow stage trains in: every mixture domain, or its one domain. */
+export function narrowDomains(narrow: Pick<NarrowConfig, "domain" | "mixture">): Domain[] {
+  return narrow.mixture ? [...new Set(narrow.mixture.map((m) => m.domain))] : [narrow.domain];
+}
+
 /**
  * How much the narrowly trained behaviour shows outside the narrow domain: its rate on prompts of the narrow kind,
  * after narrow training (with the before-narrow baseline beside it), split into the persona-trained domains and the
@@ -132,10 +137,10 @@ export function leakage(record: RunRecord, { shifts }: { shifts?: readonly Promp
   const first = narrow.mixture?.[0];
   const behaviour = first ? first.behaviour : narrow.behaviour;
   const kind = first ? narrowKind({ ...narrow, behaviour: first.behaviour, kind: first.kind }) : narrowKind(narrow);
-  const narrowDomains: Domain[] = narrow.mixture ? [...new Set(narrow.mixture.map((m) => m.domain))] : [narrow.domain];
+  const trainedIn = narrowDomains(narrow);
   const sh = [...(shifts ?? record.config.eval.shifts)];
   const heldOutDomains = [...record.config.world.heldOutDomains];
-  const trainedDomains = record.config.persona.domains.filter((d) => !narrowDomains.includes(d));
+  const trainedDomains = record.config.persona.domains.filter((d) => !trainedIn.includes(d));
   const ba = (domains: readonly Domain[]): BeforeAfter => {
     const o = { domains, kinds: [kind], shifts: sh, behaviour };
     return { before: rate(record, { ...o, phase: "before" }), after: record.eval.after ? rate(record, { ...o, phase: "after" }) : null };
@@ -145,11 +150,11 @@ export function leakage(record: RunRecord, { shifts }: { shifts?: readonly Promp
   return {
     behaviour,
     kind,
-    narrowDomain: narrowDomains[0],
+    narrowDomain: trainedIn[0],
     trainedDomains,
     heldOutDomains,
     shifts: sh,
-    narrow: ba(narrowDomains),
+    narrow: ba(trainedIn),
     trained: ba(trainedDomains),
     heldOut: ba(heldOutDomains),
     perDomain,
